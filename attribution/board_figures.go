@@ -1,0 +1,283 @@
+package attribution
+
+import (
+	"context"
+	"math/big"
+	"strings"
+
+	"rmref/internal/db"
+	"rmref/org"
+)
+
+// tally collects a board's entries by key.
+type tally struct {
+	level string
+	m     map[int64]*BoardEntry
+}
+
+func (t *tally) get(key int64) *BoardEntry {
+	e, ok := t.m[key]
+	if !ok {
+		e = &BoardEntry{ID: key, visitor: map[string]bool{}}
+		t.m[key] = e
+	}
+	return e
+}
+
+func (e *BoardEntry) reach(us int64) {
+	if us > e.reached {
+		e.reached = us
+	}
+}
+
+// entries computes every entry of the level in the window, ranked.
+func (b *Boards) entries(ctx context.Context, w window, q BoardQuery) ([]BoardEntry, error) {
+	t := &tally{level: q.Level, m: map[int64]*BoardEntry{}}
+	heads, err := b.heads(ctx, w, q.Level)
+	if err != nil {
+		return nil, err
+	}
+	for key, n := range heads {
+		t.get(key).Heads = n
+	}
+	if err := b.addCredits(ctx, w, t); err != nil {
+		return nil, err
+	}
+	if err := b.addReferral(ctx, w, t); err != nil {
+		return nil, err
+	}
+	if err := b.addAdjustments(ctx, w, t); err != nil {
+		return nil, err
+	}
+	return b.finish(ctx, t, q)
+}
+
+// heads counts active participating staff in scope at the window's end
+// per key of level.
+func (b *Boards) heads(ctx context.Context, w window, level string) (map[int64]int64, error) {
+	ids, err := b.Store.activeStaff(ctx, b.DB, w.end)
+	if err != nil {
+		return nil, err
+	}
+	chains, err := b.Org.ChainsAt(ctx, b.DB, ids, w.end)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]int64{}
+	for id, ch := range chains {
+		if !w.camp.Participates(ch.Path) || !strings.HasPrefix(ch.Path, w.scopePath) {
+			continue
+		}
+		if key := levelKey(level, chainFrom(ch), id); key != 0 {
+			out[key]++
+		}
+	}
+	return out, nil
+}
+
+func chainFrom(ch org.Chain) Chain {
+	return Chain{UnitID: ch.UnitID, UnitPath: ch.Path, TeamID: ch.TeamID, SubbranchID: ch.SubbranchID, BranchID: ch.BranchID, RegionID: ch.RegionID}
+}
+
+// addCredits adds the credits (stamped chains) and, on a frozen board, the
+// credits written after the freeze as adjustments.
+func (b *Boards) addCredits(ctx context.Context, w window, t *tally) error {
+	rows, err := b.Store.creditSums(ctx, b.DB, w, t.level, false)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		e := t.get(r.Key)
+		e.weight, e.AmountFen = r.Weight, r.Fen
+		e.reach(r.Reached)
+	}
+	late, err := b.Store.creditSums(ctx, b.DB, w, t.level, true)
+	if err != nil {
+		return err
+	}
+	for _, r := range late {
+		e := t.get(r.Key)
+		e.adjustW += r.Weight
+		e.AdjustFen += r.Fen
+	}
+	return nil
+}
+
+// addAdjustments adds recorded late changes of a frozen campaign under the
+// staff member's chain at the window's end.
+func (b *Boards) addAdjustments(ctx context.Context, w window, t *tally) error {
+	rows, err := b.Store.adjustments(ctx, b.DB, w)
+	if err != nil || len(rows) == 0 {
+		return err
+	}
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.StaffID
+	}
+	chains, err := b.Org.ChainsAt(ctx, b.DB, ids, w.end)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		ch := chains[r.StaffID]
+		if key := levelKey(t.level, chainFrom(ch), r.StaffID); key != 0 && strings.HasPrefix(ch.Path, w.scopePath) {
+			e := t.get(key)
+			e.adjustW += r.Weight
+			e.AdjustFen += r.Fen
+		}
+	}
+	return nil
+}
+
+// addReferral adds shares, counted clicks and distinct visitors under the
+// sharing staff member's chain at the window's end.
+func (b *Boards) addReferral(ctx context.Context, w window, t *tally) error {
+	vs, err := b.Store.visitors(ctx, b.DB, w)
+	if err != nil {
+		return err
+	}
+	sh, err := b.Store.shares(ctx, b.DB, w)
+	if err != nil {
+		return err
+	}
+	ids := make([]int64, 0, len(vs)+len(sh))
+	for _, v := range vs {
+		ids = append(ids, v.StaffID)
+	}
+	for _, s := range sh {
+		ids = append(ids, s.StaffID)
+	}
+	chains, err := b.Org.ChainsAt(ctx, b.DB, uniqIDs(ids), w.end)
+	if err != nil {
+		return err
+	}
+	keyOf := func(staff int64) int64 {
+		ch, ok := chains[staff]
+		if !ok || !strings.HasPrefix(ch.Path, w.scopePath) {
+			return 0
+		}
+		return levelKey(t.level, chainFrom(ch), staff)
+	}
+	for _, v := range vs {
+		if key := keyOf(v.StaffID); key != 0 {
+			e := t.get(key)
+			e.Clicks += v.Clicks
+			e.visitor[v.VisitorID] = true
+			e.reach(v.Last)
+		}
+	}
+	for _, s := range sh {
+		if key := keyOf(s.StaffID); key != 0 {
+			e := t.get(key)
+			e.Shares += s.Shares
+			e.reach(s.Last)
+		}
+	}
+	return nil
+}
+
+func uniqIDs(ids []int64) []int64 {
+	seen := make(map[int64]bool, len(ids))
+	out := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// finish computes values, names the entries and ranks them.
+func (b *Boards) finish(ctx context.Context, t *tally, q BoardQuery) ([]BoardEntry, error) {
+	ids := make([]int64, 0, len(t.m))
+	for id := range t.m {
+		ids = append(ids, id)
+	}
+	names, err := b.Store.names(ctx, b.DB, t.level, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]BoardEntry, 0, len(t.m))
+	for _, e := range t.m {
+		e.Name = names[e.ID]
+		e.Visitors = int64(len(e.visitor))
+		e.Conversions = float64(e.weight) / WeightScale
+		e.AdjustConversions = float64(e.adjustW) / WeightScale
+		e.exact = exactValue(*e, q)
+		e.Value = displayValue(e.exact, q.Metric)
+		if e.reached > 0 {
+			at := db.FromMicros(e.reached).UTC()
+			e.ReachedAt = &at
+		}
+		if q.Level == LevelStaff {
+			e.Heads = 0
+		}
+		out = append(out, *e)
+	}
+	rank(out)
+	return out, nil
+}
+
+// WeightScale is the weight_micro of one whole conversion.
+const WeightScale = 1_000_000
+
+// exactValue is the entry's exact figure for the metric, or nil when it
+// has none to rank.
+func exactValue(e BoardEntry, q BoardQuery) *big.Rat {
+	var num *big.Rat
+	switch q.Metric {
+	case MetricConversions:
+		num = big.NewRat(e.weight, WeightScale)
+	case MetricAmount:
+		num = big.NewRat(e.AmountFen, 1)
+	case MetricShares:
+		num = big.NewRat(e.Shares, 1)
+	case MetricClicks:
+		num = big.NewRat(e.Clicks, 1)
+	case MetricVisitors:
+		num = big.NewRat(int64(len(e.visitor)), 1)
+	case MetricRate:
+		n := int64(len(e.visitor))
+		if n == 0 || n < int64(q.MinVisitors) {
+			return nil
+		}
+		return new(big.Rat).SetFrac(big.NewInt(e.weight), new(big.Int).Mul(big.NewInt(n), big.NewInt(WeightScale)))
+	}
+	if !q.PerHead {
+		return num
+	}
+	if e.Heads == 0 {
+		return nil
+	}
+	return num.Quo(num, big.NewRat(e.Heads, 1))
+}
+
+// displayValue renders an exact value: amounts rounded half-up to the fen,
+// other figures to six decimals.
+func displayValue(v *big.Rat, metric string) *float64 {
+	if v == nil {
+		return nil
+	}
+	var f float64
+	if metric == MetricAmount {
+		f = float64(roundHalfUp(v))
+	} else {
+		scaled := new(big.Rat).Mul(v, big.NewRat(WeightScale, 1))
+		f = float64(roundHalfUp(scaled)) / WeightScale
+	}
+	return &f
+}
+
+// roundHalfUp rounds to the nearest integer, halves away from zero.
+func roundHalfUp(v *big.Rat) int64 {
+	num, den := new(big.Int).Abs(v.Num()), v.Denom()
+	q, r := new(big.Int).QuoRem(num, den, new(big.Int))
+	if new(big.Int).Mul(r, big.NewInt(2)).Cmp(den) >= 0 {
+		q.Add(q, big.NewInt(1))
+	}
+	if v.Sign() < 0 {
+		q.Neg(q)
+	}
+	return q.Int64()
+}

@@ -1,0 +1,10 @@
+package demo
+
+import (
+	"os"
+	"testing"
+
+	"rmref/internal/dbtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }

@@ -1,0 +1,251 @@
+package rewards
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"rmref/internal/db"
+)
+
+// The SQL of settlement batches.
+
+func (s incStore) batches(ctx context.Context, ext sqlx.ExtContext, where string, args ...any) ([]SettlementBatch, error) {
+	var rows []batchRow
+	if err := sqlx.SelectContext(ctx, ext, &rows, `SELECT `+batchCols+` FROM settlement_batches WHERE `+where, args...); err != nil {
+		return nil, fmt.Errorf("rewards: batches: %w", err)
+	}
+	out := make([]SettlementBatch, len(rows))
+	for i, r := range rows {
+		out[i] = r.batch()
+	}
+	return out, nil
+}
+
+func (s incStore) batch(ctx context.Context, ext sqlx.ExtContext, id int64, lock bool) (SettlementBatch, error) {
+	q := `id = ?`
+	if lock {
+		q += s.forUpdate()
+	}
+	bs, err := s.batches(ctx, ext, q, id)
+	if err != nil {
+		return SettlementBatch{}, err
+	}
+	if len(bs) == 0 {
+		return SettlementBatch{}, ErrBatchNotFound
+	}
+	return bs[0], nil
+}
+
+func (s incStore) dueCount(ctx context.Context, ext sqlx.ExtContext, campaignID int64, end, now time.Time) (int, error) {
+	var n int
+	err := sqlx.GetContext(ctx, ext, &n, `SELECT COUNT(*) FROM incentive_earnings WHERE campaign_id = ? AND batch_id IS NULL AND hold_until < ? AND created_at <= ?`,
+		campaignID, db.Micros(end), db.Micros(now))
+	return n, err
+}
+
+// settleGroup is one staff member's due lines in one currency.
+type settleGroup struct {
+	StaffID    int64  `db:"staff_id"`
+	Currency   string `db:"currency"`
+	Net        int64  `db:"net"`
+	Clawback   int64  `db:"clawback"`
+	Lines      int    `db:"line_count"`
+	EmployeeNo string `db:"employee_no"`
+	Name       string `db:"name"`
+	Path       string `db:"path"`
+}
+
+const qBatchGroups = `SELECT e.staff_id, e.currency, SUM(e.amount) AS net,
+ SUM(CASE WHEN e.entry = 'clawback' THEN -e.amount ELSE 0 END) AS clawback, COUNT(*) AS line_count,
+ s.employee_no, s.name, u.path
+FROM incentive_earnings e JOIN staff s ON s.id = e.staff_id JOIN org_units u ON u.id = s.unit_id
+WHERE e.batch_id = ? AND e.staff_id > ? AND e.staff_id <= ?
+GROUP BY e.staff_id, e.currency, s.employee_no, s.name, u.path ORDER BY e.staff_id, e.currency`
+
+// settleChunk is how many staff members a batch handles at a time, so
+// that settling 200k staff runs in bounded memory.
+var settleChunk = 2000
+
+// createBatch reserves every due line for a new batch, then nets them per
+// staff member and currency, a chunk of staff at a time. A staff member's
+// lines of a currency whose net is negative are released again (and
+// reported as owed), so that nothing settled ever goes below zero.
+func (s incStore) createBatch(ctx context.Context, tx sqlx.ExtContext, camp incCampaign, period string, end time.Time, by int64, now time.Time) (SettlementBatch, error) {
+	var seq int
+	if err := sqlx.GetContext(ctx, tx, &seq, `SELECT COALESCE(MAX(seq), 0) FROM settlement_batches WHERE campaign_id = ? AND period = ?`, camp.ID, period); err != nil {
+		return SettlementBatch{}, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO settlement_batches (campaign_id, period, seq, status, cutoff_at, proposed_by, proposed_at) VALUES (?, ?, ?, 'proposed', ?, ?, ?)`,
+		camp.ID, period, seq+1, db.Micros(end), by, db.Micros(now))
+	if err != nil {
+		return SettlementBatch{}, fmt.Errorf("rewards: insert batch: %w", err)
+	}
+	id, _ := res.LastInsertId()
+	if _, err := tx.ExecContext(ctx, `UPDATE incentive_earnings SET batch_id = ? WHERE campaign_id = ? AND batch_id IS NULL AND hold_until < ? AND created_at <= ?`,
+		id, camp.ID, db.Micros(end), db.Micros(now)); err != nil {
+		return SettlementBatch{}, fmt.Errorf("rewards: reserve lines: %w", err)
+	}
+	names, err := s.unitNames(ctx, tx)
+	if err != nil {
+		return SettlementBatch{}, err
+	}
+	tot := batchTotals{}
+	for after := int64(0); ; {
+		upto, more, err := s.chunkEnd(ctx, tx, id, after)
+		if err != nil {
+			return SettlementBatch{}, err
+		}
+		var groups []settleGroup
+		if err := sqlx.SelectContext(ctx, tx, &groups, qBatchGroups, id, after, upto); err != nil {
+			return SettlementBatch{}, fmt.Errorf("rewards: due lines: %w", err)
+		}
+		if err := s.writeLines(ctx, tx, id, groups, names, &tot); err != nil {
+			return SettlementBatch{}, err
+		}
+		if !more {
+			break
+		}
+		after = upto
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE settlement_batches SET cash_fen = ?, points = ?, staff_count = ? WHERE id = ?`, tot.cash, tot.points, tot.staff, id); err != nil {
+		return SettlementBatch{}, fmt.Errorf("rewards: batch totals: %w", err)
+	}
+	return s.batch(ctx, tx, id, false)
+}
+
+// chunkEnd returns the last staff id of the next chunk after after, and
+// whether more staff may follow.
+func (s incStore) chunkEnd(ctx context.Context, tx sqlx.ExtContext, id, after int64) (int64, bool, error) {
+	var ids []int64
+	err := sqlx.SelectContext(ctx, tx, &ids, `SELECT DISTINCT staff_id FROM incentive_earnings WHERE batch_id = ? AND staff_id > ? ORDER BY staff_id LIMIT ?`,
+		id, after, settleChunk)
+	if err != nil {
+		return 0, false, fmt.Errorf("rewards: batch staff: %w", err)
+	}
+	if len(ids) < settleChunk {
+		return math.MaxInt64, false, nil
+	}
+	return ids[len(ids)-1], true, nil
+}
+
+type batchTotals struct {
+	cash, points int64
+	staff        int
+}
+
+func (s incStore) writeLines(ctx context.Context, tx sqlx.ExtContext, id int64, groups []settleGroup, names map[string]string, tot *batchTotals) error {
+	var lines []SettlementLine
+	for i := 0; i < len(groups); {
+		l := SettlementLine{StaffID: groups[i].StaffID, EmployeeNo: groups[i].EmployeeNo, Name: groups[i].Name, UnitPath: unitPathNames(groups[i].Path, names)}
+		for ; i < len(groups) && groups[i].StaffID == l.StaffID; i++ {
+			if err := s.settleGroup(ctx, tx, id, groups[i], &l); err != nil {
+				return err
+			}
+		}
+		tot.cash, tot.points, tot.staff = tot.cash+l.CashFen, tot.points+l.Points, tot.staff+1
+		lines = append(lines, l)
+	}
+	for len(lines) > 0 {
+		n := min(len(lines), 200)
+		if err := s.insertLines(ctx, tx, id, lines[:n]); err != nil {
+			return err
+		}
+		lines = lines[n:]
+	}
+	return nil
+}
+
+func (s incStore) insertLines(ctx context.Context, tx sqlx.ExtContext, id int64, lines []SettlementLine) error {
+	q := `INSERT INTO settlement_lines (batch_id, staff_id, employee_no, name, unit_path, cash_fen, points,
+clawback_fen, clawback_points, owed_fen, owed_points, line_count) VALUES `
+	args := make([]any, 0, len(lines)*12)
+	for i, l := range lines {
+		if i > 0 {
+			q += ", "
+		}
+		q += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		args = append(args, id, l.StaffID, l.EmployeeNo, l.Name, l.UnitPath, l.CashFen, l.Points, l.ClawbackFen, l.ClawbackPoints, l.OwedFen, l.OwedPoints, l.Lines)
+	}
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("rewards: settlement lines: %w", err)
+	}
+	return nil
+}
+
+// settleGroup adds one currency group to the staff member's line, or
+// releases its lines when their net is negative (owed, carried forward).
+func (s incStore) settleGroup(ctx context.Context, tx sqlx.ExtContext, id int64, g settleGroup, l *SettlementLine) error {
+	if g.Net < 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE incentive_earnings SET batch_id = NULL WHERE batch_id = ? AND staff_id = ? AND currency = ?`, id, g.StaffID, g.Currency); err != nil {
+			return fmt.Errorf("rewards: carry owed lines: %w", err)
+		}
+		if g.Currency == CurrencyCash {
+			l.OwedFen = -g.Net
+		} else {
+			l.OwedPoints = -g.Net
+		}
+		return nil
+	}
+	l.Lines += g.Lines
+	if g.Currency == CurrencyCash {
+		l.CashFen, l.ClawbackFen = g.Net, g.Clawback
+	} else {
+		l.Points, l.ClawbackPoints = g.Net, g.Clawback
+	}
+	return nil
+}
+
+func (s incStore) unitNames(ctx context.Context, ext sqlx.ExtContext) (map[string]string, error) {
+	var rows []struct {
+		ID   int64  `db:"id"`
+		Name string `db:"name"`
+	}
+	if err := sqlx.SelectContext(ctx, ext, &rows, `SELECT id, name FROM org_units`); err != nil {
+		return nil, fmt.Errorf("rewards: unit names: %w", err)
+	}
+	m := make(map[string]string, len(rows))
+	for _, r := range rows {
+		m[strconv.FormatInt(r.ID, 10)] = r.Name
+	}
+	return m, nil
+}
+
+// unitPathNames turns "/1/4/9/" into "总行/华东区/…" (the units' names).
+func unitPathNames(path string, names map[string]string) string {
+	var parts []string
+	for _, id := range strings.Split(strings.Trim(path, "/"), "/") {
+		if id != "" {
+			parts = append(parts, names[id])
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+func (s incStore) decideBatch(ctx context.Context, tx sqlx.ExtContext, id int64, status string, by int64, now time.Time) error {
+	res, err := tx.ExecContext(ctx, `UPDATE settlement_batches SET status = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = 'proposed'`,
+		status, by, db.Micros(now), id)
+	if err != nil {
+		return fmt.Errorf("rewards: decide batch: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return ErrBatchNotProposed
+	}
+	q := `UPDATE incentive_earnings SET settled_at = ? WHERE batch_id = ?`
+	args := []any{db.Micros(now), id}
+	if status == BatchRejected {
+		q, args = `UPDATE incentive_earnings SET batch_id = NULL WHERE batch_id = ?`, []any{id}
+	}
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("rewards: batch lines: %w", err)
+	}
+	if status == BatchRejected {
+		_, err = tx.ExecContext(ctx, `DELETE FROM settlement_lines WHERE batch_id = ?`, id)
+	}
+	return err
+}
