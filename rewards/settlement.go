@@ -156,12 +156,14 @@ func (s *Incentives) proposeTx(ctx context.Context, tx *sqlx.Tx, p auth.Principa
 	if len(prev) > 0 && prev[0].Status == BatchProposed {
 		return prev[0], false, nil
 	}
-	due, err := s.st.dueCount(ctx, tx, campaignID, end, now)
-	if err != nil {
-		return SettlementBatch{}, false, err
-	}
-	if len(prev) > 0 && due == 0 {
-		return prev[0], false, nil
+	if len(prev) > 0 {
+		due, err := s.st.anyDue(ctx, tx, campaignID, end, now)
+		if err != nil {
+			return SettlementBatch{}, false, err
+		}
+		if !due {
+			return prev[0], false, nil
+		}
 	}
 	b, err := s.st.createBatch(ctx, tx, camp, period, end, p.StaffID, now)
 	if err != nil {
@@ -203,7 +205,7 @@ func (s *Incentives) decideBatch(ctx context.Context, p auth.Principal, id int64
 			return ErrBatchSelfApproval
 		}
 		now := s.clock.Now()
-		if err := s.st.decideBatch(ctx, tx, id, status, p.StaffID, now); err != nil {
+		if err := s.st.decideBatch(ctx, tx, b.CampaignID, id, status, p.StaffID, now); err != nil {
 			return err
 		}
 		if out, err = s.st.batch(ctx, tx, id, false); err != nil {

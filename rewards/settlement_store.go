@@ -42,11 +42,15 @@ func (s incStore) batch(ctx context.Context, ext sqlx.ExtContext, id int64, lock
 	return bs[0], nil
 }
 
-func (s incStore) dueCount(ctx context.Context, ext sqlx.ExtContext, campaignID int64, end, now time.Time) (int, error) {
-	var n int
-	err := sqlx.GetContext(ctx, ext, &n, `SELECT COUNT(*) FROM incentive_earnings WHERE campaign_id = ? AND batch_id IS NULL AND hold_until < ? AND created_at <= ?`,
+// anyDue reports whether a line is due (approved by end, in no batch).
+func (s incStore) anyDue(ctx context.Context, ext sqlx.ExtContext, campaignID int64, end, now time.Time) (bool, error) {
+	var ids []int64
+	err := sqlx.SelectContext(ctx, ext, &ids, `SELECT id FROM incentive_earnings WHERE campaign_id = ? AND batch_id IS NULL AND hold_until < ? AND created_at <= ? LIMIT 1`,
 		campaignID, db.Micros(end), db.Micros(now))
-	return n, err
+	if err != nil {
+		return false, fmt.Errorf("rewards: due lines: %w", err)
+	}
+	return len(ids) > 0, nil
 }
 
 // settleGroup is one staff member's due lines in one currency.
@@ -65,17 +69,23 @@ const qBatchGroups = `SELECT e.staff_id, e.currency, SUM(e.amount) AS net,
  SUM(CASE WHEN e.entry = 'clawback' THEN -e.amount ELSE 0 END) AS clawback, COUNT(*) AS line_count,
  s.employee_no, s.name, u.path
 FROM incentive_earnings e JOIN staff s ON s.id = e.staff_id JOIN org_units u ON u.id = s.unit_id
-WHERE e.batch_id = ? AND e.staff_id > ? AND e.staff_id <= ?
+WHERE e.campaign_id = ? AND e.batch_id = ? AND e.staff_id > ? AND e.staff_id <= ?
 GROUP BY e.staff_id, e.currency, s.employee_no, s.name, u.path ORDER BY e.staff_id, e.currency`
+
+// qReserve reserves a chunk's due lines: the staff range bounds the
+// statement (and its undo) and walks incentive_earnings_due in order.
+const qReserve = `UPDATE incentive_earnings SET batch_id = ?
+WHERE campaign_id = ? AND batch_id IS NULL AND staff_id > ? AND staff_id <= ? AND hold_until < ? AND created_at <= ?`
 
 // settleChunk is how many staff members a batch handles at a time, so
 // that settling 200k staff runs in bounded memory.
 var settleChunk = 2000
 
-// createBatch reserves every due line for a new batch, then nets them per
-// staff member and currency, a chunk of staff at a time. A staff member's
-// lines of a currency whose net is negative are released again (and
-// reported as owed), so that nothing settled ever goes below zero.
+// createBatch reserves the due lines for a new batch and nets them per
+// staff member and currency, a chunk of staff at a time (in one
+// transaction). A staff member's lines of a currency whose net is negative
+// are released again (and reported as owed), so that nothing settled ever
+// goes below zero.
 func (s incStore) createBatch(ctx context.Context, tx sqlx.ExtContext, camp incCampaign, period string, end time.Time, by int64, now time.Time) (SettlementBatch, error) {
 	var seq int
 	if err := sqlx.GetContext(ctx, tx, &seq, `SELECT COALESCE(MAX(seq), 0) FROM settlement_batches WHERE campaign_id = ? AND period = ?`, camp.ID, period); err != nil {
@@ -87,26 +97,29 @@ func (s incStore) createBatch(ctx context.Context, tx sqlx.ExtContext, camp incC
 		return SettlementBatch{}, fmt.Errorf("rewards: insert batch: %w", err)
 	}
 	id, _ := res.LastInsertId()
-	if _, err := tx.ExecContext(ctx, `UPDATE incentive_earnings SET batch_id = ? WHERE campaign_id = ? AND batch_id IS NULL AND hold_until < ? AND created_at <= ?`,
-		id, camp.ID, db.Micros(end), db.Micros(now)); err != nil {
-		return SettlementBatch{}, fmt.Errorf("rewards: reserve lines: %w", err)
-	}
 	names, err := s.unitNames(ctx, tx)
 	if err != nil {
 		return SettlementBatch{}, err
 	}
 	tot := batchTotals{}
+	w := lineWriter{st: s, tx: tx, batch: id, campaign: camp.ID, names: names, paths: map[string]string{}, tot: &tot}
 	for after := int64(0); ; {
-		upto, more, err := s.chunkEnd(ctx, tx, id, after)
+		upto, more, err := s.chunkEnd(ctx, tx, camp.ID, after)
 		if err != nil {
 			return SettlementBatch{}, err
 		}
-		var groups []settleGroup
-		if err := sqlx.SelectContext(ctx, tx, &groups, qBatchGroups, id, after, upto); err != nil {
-			return SettlementBatch{}, fmt.Errorf("rewards: due lines: %w", err)
+		res, err := tx.ExecContext(ctx, qReserve, id, camp.ID, after, upto, db.Micros(end), db.Micros(now))
+		if err != nil {
+			return SettlementBatch{}, fmt.Errorf("rewards: reserve lines: %w", err)
 		}
-		if err := s.writeLines(ctx, tx, id, groups, names, &tot); err != nil {
-			return SettlementBatch{}, err
+		if n, _ := res.RowsAffected(); n > 0 {
+			var groups []settleGroup
+			if err := sqlx.SelectContext(ctx, tx, &groups, qBatchGroups, camp.ID, id, after, upto); err != nil {
+				return SettlementBatch{}, fmt.Errorf("rewards: due lines: %w", err)
+			}
+			if err := w.write(ctx, groups); err != nil {
+				return SettlementBatch{}, err
+			}
 		}
 		if !more {
 			break
@@ -119,12 +132,12 @@ func (s incStore) createBatch(ctx context.Context, tx sqlx.ExtContext, camp incC
 	return s.batch(ctx, tx, id, false)
 }
 
-// chunkEnd returns the last staff id of the next chunk after after, and
-// whether more staff may follow.
-func (s incStore) chunkEnd(ctx context.Context, tx sqlx.ExtContext, id, after int64) (int64, bool, error) {
+// chunkEnd returns the last staff id of the next chunk after after (staff
+// with lines not in any batch), and whether more staff may follow.
+func (s incStore) chunkEnd(ctx context.Context, tx sqlx.ExtContext, campaignID, after int64) (int64, bool, error) {
 	var ids []int64
-	err := sqlx.SelectContext(ctx, tx, &ids, `SELECT DISTINCT staff_id FROM incentive_earnings WHERE batch_id = ? AND staff_id > ? ORDER BY staff_id LIMIT ?`,
-		id, after, settleChunk)
+	err := sqlx.SelectContext(ctx, tx, &ids, `SELECT staff_id FROM incentive_earnings WHERE campaign_id = ? AND batch_id IS NULL AND staff_id > ?
+GROUP BY staff_id ORDER BY staff_id LIMIT ?`, campaignID, after, settleChunk)
 	if err != nil {
 		return 0, false, fmt.Errorf("rewards: batch staff: %w", err)
 	}
@@ -139,21 +152,36 @@ type batchTotals struct {
 	staff        int
 }
 
-func (s incStore) writeLines(ctx context.Context, tx sqlx.ExtContext, id int64, groups []settleGroup, names map[string]string, tot *batchTotals) error {
-	var lines []SettlementLine
+// lineWriter nets a batch's groups into settlement lines and writes them.
+type lineWriter struct {
+	st              incStore
+	tx              sqlx.ExtContext
+	batch, campaign int64
+	names           map[string]string // unit id → name
+	paths           map[string]string // unit path → names, one per unit
+	tot             *batchTotals
+}
+
+func (w lineWriter) write(ctx context.Context, groups []settleGroup) error {
+	lines := make([]SettlementLine, 0, len(groups))
 	for i := 0; i < len(groups); {
-		l := SettlementLine{StaffID: groups[i].StaffID, EmployeeNo: groups[i].EmployeeNo, Name: groups[i].Name, UnitPath: unitPathNames(groups[i].Path, names)}
+		path, ok := w.paths[groups[i].Path]
+		if !ok {
+			path = unitPathNames(groups[i].Path, w.names)
+			w.paths[groups[i].Path] = path
+		}
+		l := SettlementLine{StaffID: groups[i].StaffID, EmployeeNo: groups[i].EmployeeNo, Name: groups[i].Name, UnitPath: path}
 		for ; i < len(groups) && groups[i].StaffID == l.StaffID; i++ {
-			if err := s.settleGroup(ctx, tx, id, groups[i], &l); err != nil {
+			if err := w.st.settleGroup(ctx, w.tx, w.campaign, w.batch, groups[i], &l); err != nil {
 				return err
 			}
 		}
-		tot.cash, tot.points, tot.staff = tot.cash+l.CashFen, tot.points+l.Points, tot.staff+1
+		w.tot.cash, w.tot.points, w.tot.staff = w.tot.cash+l.CashFen, w.tot.points+l.Points, w.tot.staff+1
 		lines = append(lines, l)
 	}
 	for len(lines) > 0 {
 		n := min(len(lines), 200)
-		if err := s.insertLines(ctx, tx, id, lines[:n]); err != nil {
+		if err := w.st.insertLines(ctx, w.tx, w.batch, lines[:n]); err != nil {
 			return err
 		}
 		lines = lines[n:]
@@ -162,17 +190,18 @@ func (s incStore) writeLines(ctx context.Context, tx sqlx.ExtContext, id int64, 
 }
 
 func (s incStore) insertLines(ctx context.Context, tx sqlx.ExtContext, id int64, lines []SettlementLine) error {
-	q := `INSERT INTO settlement_lines (batch_id, staff_id, employee_no, name, unit_path, cash_fen, points,
-clawback_fen, clawback_points, owed_fen, owed_points, line_count) VALUES `
+	var q strings.Builder
+	q.WriteString(`INSERT INTO settlement_lines (batch_id, staff_id, employee_no, name, unit_path, cash_fen, points,
+clawback_fen, clawback_points, owed_fen, owed_points, line_count) VALUES `)
 	args := make([]any, 0, len(lines)*12)
 	for i, l := range lines {
 		if i > 0 {
-			q += ", "
+			q.WriteString(", ")
 		}
-		q += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 		args = append(args, id, l.StaffID, l.EmployeeNo, l.Name, l.UnitPath, l.CashFen, l.Points, l.ClawbackFen, l.ClawbackPoints, l.OwedFen, l.OwedPoints, l.Lines)
 	}
-	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 		return fmt.Errorf("rewards: settlement lines: %w", err)
 	}
 	return nil
@@ -180,9 +209,10 @@ clawback_fen, clawback_points, owed_fen, owed_points, line_count) VALUES `
 
 // settleGroup adds one currency group to the staff member's line, or
 // releases its lines when their net is negative (owed, carried forward).
-func (s incStore) settleGroup(ctx context.Context, tx sqlx.ExtContext, id int64, g settleGroup, l *SettlementLine) error {
+func (s incStore) settleGroup(ctx context.Context, tx sqlx.ExtContext, campaignID, id int64, g settleGroup, l *SettlementLine) error {
 	if g.Net < 0 {
-		if _, err := tx.ExecContext(ctx, `UPDATE incentive_earnings SET batch_id = NULL WHERE batch_id = ? AND staff_id = ? AND currency = ?`, id, g.StaffID, g.Currency); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE incentive_earnings SET batch_id = NULL WHERE campaign_id = ? AND batch_id = ? AND staff_id = ? AND currency = ?`,
+			campaignID, id, g.StaffID, g.Currency); err != nil {
 			return fmt.Errorf("rewards: carry owed lines: %w", err)
 		}
 		if g.Currency == CurrencyCash {
@@ -227,7 +257,7 @@ func unitPathNames(path string, names map[string]string) string {
 	return strings.Join(parts, "/")
 }
 
-func (s incStore) decideBatch(ctx context.Context, tx sqlx.ExtContext, id int64, status string, by int64, now time.Time) error {
+func (s incStore) decideBatch(ctx context.Context, tx sqlx.ExtContext, campaignID, id int64, status string, by int64, now time.Time) error {
 	res, err := tx.ExecContext(ctx, `UPDATE settlement_batches SET status = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = 'proposed'`,
 		status, by, db.Micros(now), id)
 	if err != nil {
@@ -236,10 +266,10 @@ func (s incStore) decideBatch(ctx context.Context, tx sqlx.ExtContext, id int64,
 	if n, _ := res.RowsAffected(); n != 1 {
 		return ErrBatchNotProposed
 	}
-	q := `UPDATE incentive_earnings SET settled_at = ? WHERE batch_id = ?`
-	args := []any{db.Micros(now), id}
+	q := `UPDATE incentive_earnings SET settled_at = ? WHERE campaign_id = ? AND batch_id = ?`
+	args := []any{db.Micros(now), campaignID, id}
 	if status == BatchRejected {
-		q, args = `UPDATE incentive_earnings SET batch_id = NULL WHERE batch_id = ?`, []any{id}
+		q, args = `UPDATE incentive_earnings SET batch_id = NULL WHERE campaign_id = ? AND batch_id = ?`, []any{campaignID, id}
 	}
 	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 		return fmt.Errorf("rewards: batch lines: %w", err)
