@@ -3,11 +3,13 @@ package leads
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
 	"rmref/customer"
+	"rmref/internal/audit"
 	"rmref/internal/db"
 )
 
@@ -24,6 +26,22 @@ type batchCache struct {
 	windows   map[string][]int64
 	span      [2]time.Time // the batch's earliest and latest event
 	timers    []timerArm
+
+	// contacts holds the batch customers' recorded contact times within
+	// contactSpan, read on the first cap check (nil: not read yet).
+	contacts    map[string][]int64
+	contactOf   map[string]bool // customers whose contacts were read
+	contactSpan [2]int64
+
+	// history and audits are the transitions recorded during the batch,
+	// written in multi-row inserts by flush (in the order recorded).
+	history []histEntry
+	audits  []audit.Entry
+}
+
+type histEntry struct {
+	leadID int64
+	t      Transition
 }
 
 type attrEntry struct {
@@ -230,4 +248,118 @@ func (o offerer) preloadWindows(ctx context.Context, r Rule, ids []string) error
 		}
 	}
 	return nil
+}
+
+// contactMargin widens the batch's span for the contact read: a week or a
+// calendar month around any instant of the span, in any time zone, lies
+// within it.
+const contactMargin = 33 * 24 * time.Hour
+
+// countContacts counts a customer's recorded lead contacts in [from, to):
+// from the batch's contact read when it covers the range, else by query.
+// Contacts are recorded only by reports, never during a batch, so the
+// read stays right for the whole transaction.
+func (o offerer) countContacts(ctx context.Context, customerID string, from, to time.Time) (int, error) {
+	c := o.cache
+	if c == nil || len(c.attrs) == 0 {
+		return countContacts(ctx, o.ext, customerID, from, to)
+	}
+	if c.contacts == nil {
+		if err := o.preloadContacts(ctx); err != nil {
+			return 0, err
+		}
+	}
+	known := c.contactOf[customerID]
+	f, t := db.Micros(from), db.Micros(to)
+	if !known || f < c.contactSpan[0] || t > c.contactSpan[1] {
+		return countContacts(ctx, o.ext, customerID, from, to)
+	}
+	n := 0
+	for _, at := range c.contacts[customerID] {
+		if at >= f && at < t {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// preloadContacts reads the contacts of the batch's customers (those whose
+// attributes were preloaded) around the batch's span.
+func (o offerer) preloadContacts(ctx context.Context) error {
+	c := o.cache
+	c.contacts, c.contactOf = map[string][]int64{}, map[string]bool{}
+	c.contactSpan = [2]int64{db.Micros(c.span[0].Add(-contactMargin)), db.Micros(c.span[1].Add(contactMargin))}
+	ids := make([]string, 0, len(c.attrs))
+	for id := range c.attrs {
+		ids = append(ids, id)
+		c.contactOf[id] = true
+	}
+	for start := 0; start < len(ids); start += 500 {
+		q, args, err := sqlx.In(`SELECT customer_id, at FROM lead_contacts WHERE customer_id IN (?) AND kind = 'contact' AND at >= ? AND at < ?`,
+			ids[start:min(start+500, len(ids))], c.contactSpan[0], c.contactSpan[1])
+		if err != nil {
+			return err
+		}
+		var rows []struct {
+			Customer string `db:"customer_id"`
+			At       int64  `db:"at"`
+		}
+		if err := sqlx.SelectContext(ctx, o.ext, &rows, q, args...); err != nil {
+			return fmt.Errorf("leads: preload contacts: %w", err)
+		}
+		for _, r := range rows {
+			c.contacts[r.Customer] = append(c.contacts[r.Customer], r.At)
+		}
+	}
+	return nil
+}
+
+// addHistory records a transition: at once without a cache, else at flush.
+func (o offerer) addHistory(ctx context.Context, leadID int64, t Transition) error {
+	if o.cache == nil {
+		return addHistory(ctx, o.ext, leadID, t)
+	}
+	o.cache.history = append(o.cache.history, histEntry{leadID, t})
+	return nil
+}
+
+// audit records an audit entry: at once without a cache, else at flush.
+func (o offerer) audit(ctx context.Context, e audit.Entry) error {
+	if o.cache == nil {
+		return audit.Record(ctx, o.ext, e)
+	}
+	if e.RequestID == "" {
+		e.RequestID = audit.RequestID(ctx)
+	}
+	o.cache.audits = append(o.cache.audits, e)
+	return nil
+}
+
+// flush writes the batch's recorded history and audit entries in
+// multi-row inserts, in the order they were recorded.
+func (o offerer) flush(ctx context.Context) error {
+	c := o.cache
+	if c == nil {
+		return nil
+	}
+	for start := 0; start < len(c.history); start += 200 {
+		chunk := c.history[start:min(start+200, len(c.history))]
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO lead_history (lead_id, at, from_status, to_status, channel, actor, reason) VALUES `)
+		args := make([]any, 0, 7*len(chunk))
+		for i, h := range chunk {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, h.leadID, db.Micros(h.t.At), h.t.From, h.t.To, h.t.Channel, h.t.Actor, h.t.Reason)
+		}
+		if _, err := o.ext.ExecContext(ctx, sb.String(), args...); err != nil {
+			return fmt.Errorf("leads: history: %w", err)
+		}
+	}
+	c.history = nil
+	err := audit.RecordMany(ctx, o.ext, c.audits)
+	c.audits = nil
+	return err
 }

@@ -129,7 +129,10 @@ func (s *Service) ingestTx(ctx context.Context, tx *sqlx.Tx, actor string, evs [
 	}
 	fired, err := s.fireTimers(ctx, o, now, 1000)
 	res.LeadIDs = append(res.LeadIDs, fired...)
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	return res, o.flush(ctx)
 }
 
 // retention is how long raw events are kept: the configured retention or
@@ -392,9 +395,13 @@ func (s *Service) timerFate(ctx context.Context, o offerer, t timerRow, submitte
 // customers and products within the timers' span.
 func submissions(ctx context.Context, ext sqlx.ExtContext, ts []timerRow) (map[string][]int64, error) {
 	var ids []string
+	seen := map[string]bool{}
 	from, to := ts[0].StartedAt, ts[0].DueAt
 	for _, t := range ts {
-		ids = append(ids, t.CustomerID)
+		if !seen[t.CustomerID] {
+			seen[t.CustomerID] = true
+			ids = append(ids, t.CustomerID)
+		}
 		from, to = min(from, t.StartedAt), max(to, t.DueAt)
 	}
 	q, args, err := sqlx.In(`SELECT customer_id, product, occurred_at FROM lead_events WHERE kind = ? AND customer_id IN (?)

@@ -94,7 +94,7 @@ func (o offerer) offer(ctx context.Context, l *Lead, pos int, at time.Time, reas
 		if a.Consent.Allows(ch) {
 			break
 		}
-		if err := addHistory(ctx, o.ext, l.ID, Transition{At: at, From: from, To: from, Channel: ch, Actor: o.actor, Reason: ReasonNoConsent}); err != nil {
+		if err := o.addHistory(ctx, l.ID, Transition{At: at, From: from, To: from, Channel: ch, Actor: o.actor, Reason: ReasonNoConsent}); err != nil {
 			return err
 		}
 	}
@@ -130,7 +130,7 @@ func (o offerer) capReached(ctx context.Context, customerID string, at time.Time
 			continue
 		}
 		from, to := c.rng(at, loc)
-		n, err := o.s.countAllContacts(ctx, o.ext, customerID, from, to)
+		n, err := o.countAllContacts(ctx, customerID, from, to)
 		if err != nil {
 			return "", err
 		}
@@ -142,12 +142,12 @@ func (o offerer) capReached(ctx context.Context, customerID string, at time.Time
 }
 
 // countAllContacts counts lead contacts and other systems' contacts.
-func (s *Service) countAllContacts(ctx context.Context, ext sqlx.ExtContext, customerID string, from, to time.Time) (int, error) {
-	n, err := countContacts(ctx, ext, customerID, from, to)
-	if err != nil || s.Contacts == nil {
+func (o offerer) countAllContacts(ctx context.Context, customerID string, from, to time.Time) (int, error) {
+	n, err := o.countContacts(ctx, customerID, from, to)
+	if err != nil || o.s.Contacts == nil {
 		return n, err
 	}
-	m, err := s.Contacts.CountExternalContacts(ctx, ext, customerID, from, to)
+	m, err := o.s.Contacts.CountExternalContacts(ctx, o.ext, customerID, from, to)
 	return n + m, err
 }
 
@@ -258,7 +258,7 @@ const StatusReturned = "returned"
 // returnFlow moves l to the next channel of its route, dated at (the missed
 // deadline or the failed attempt), keeping the history.
 func (o offerer) returnFlow(ctx context.Context, l *Lead, reason string, at time.Time) error {
-	if err := addHistory(ctx, o.ext, l.ID, Transition{At: at, From: l.Status, To: StatusReturned, Channel: l.Channel, Actor: o.actor, Reason: reason}); err != nil {
+	if err := o.addHistory(ctx, l.ID, Transition{At: at, From: l.Status, To: StatusReturned, Channel: l.Channel, Actor: o.actor, Reason: reason}); err != nil {
 		return err
 	}
 	l.Returns++
@@ -283,10 +283,10 @@ func (o offerer) close(ctx context.Context, l *Lead, status, reason string, at t
 
 // record writes the history entry and the audit entry of a transition.
 func (o offerer) record(ctx context.Context, l *Lead, from string, at time.Time, reason string) error {
-	if err := addHistory(ctx, o.ext, l.ID, Transition{At: at, From: from, To: l.Status, Channel: l.Channel, Actor: o.actor, Reason: reason}); err != nil {
+	if err := o.addHistory(ctx, l.ID, Transition{At: at, From: from, To: l.Status, Channel: l.Channel, Actor: o.actor, Reason: reason}); err != nil {
 		return err
 	}
-	return audit.Record(ctx, o.ext, audit.Entry{At: o.now, Actor: o.actor, Action: "lead." + l.Status, EntityType: "lead",
+	return o.audit(ctx, audit.Entry{At: o.now, Actor: o.actor, Action: "lead." + l.Status, EntityType: "lead",
 		EntityID: strconv.FormatInt(l.ID, 10), Detail: map[string]any{"from": from, "to": l.Status, "channel": l.Channel, "reason": reason, "at": at}})
 }
 
