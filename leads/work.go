@@ -3,7 +3,9 @@ package leads
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -124,10 +126,15 @@ func (o offerer) outcome(ctx context.Context, l *Lead, outcome string, at time.T
 // Claim hands a remote channel's claimer up to limit leads, highest
 // priority then oldest offer, each leased to holder until now + the lease.
 // A lead whose lease has ended (lease_until ≤ now) can be claimed again.
-// Each hand-out is a conditional UPDATE checked by rows affected, so two
-// claimers (or replicas) never get the same lead; candidates are taken in
-// one global order, so concurrent claimers never wait on each other in a
-// cycle.
+// Hand-outs are conditional UPDATEs checked by rows affected, so two
+// claimers (or replicas) never get the same lead: each marks the rows it
+// wins with a token of its own and reads back exactly those.
+//
+// Claims arriving on one database handle while another is being written
+// are grouped: the next writer claims for all of them in one transaction
+// (one commit), each in its turn, reading its candidates inside that
+// transaction. On SQLite, whose single writer every claim queues on, that
+// turns eight queued commits into one.
 func (s *Service) Claim(ctx context.Context, holder, channel string, limit int) ([]Lead, error) {
 	if !IsRemote(channel) {
 		return nil, apperr.Field("channel", "must be remote:call_center, remote:sms or remote:wecom")
@@ -139,20 +146,210 @@ func (s *Service) Claim(ctx context.Context, holder, channel string, limit int) 
 	if err != nil {
 		return nil, err
 	}
-	var got []Lead
-	for attempt := 0; attempt < 5 && len(got) < limit; attempt++ {
-		now := s.Clock.Now()
-		cands, err := claimCandidates(ctx, s.DB, channel, now, 2*(limit-len(got))+8)
-		if err != nil || len(cands) == 0 {
-			return got, err
+	req := &claimReq{ctx: ctx, svc: s, holder: holder, channel: channel, limit: limit,
+		lease: time.Duration(set.LeaseSeconds) * time.Second, wake: make(chan bool, 1)}
+	groupOf(s.DB).do(req)
+	return req.got, req.err
+}
+
+// claimReq is one Claim call waiting in, or served by, a claim group.
+type claimReq struct {
+	ctx     context.Context
+	svc     *Service
+	holder  string
+	channel string
+	limit   int
+	lease   time.Duration
+	wake    chan bool // true: lead the group; false: served
+	got     []Lead
+	err     error
+}
+
+// claimGroup queues the claims of one database handle: one leader at a
+// time claims for everyone queued, in one transaction.
+type claimGroup struct {
+	d       *db.DB
+	mu      sync.Mutex
+	busy    bool
+	pending []*claimReq
+}
+
+var claimGroups sync.Map // *db.DB -> *claimGroup
+
+func groupOf(d *db.DB) *claimGroup {
+	g, _ := claimGroups.LoadOrStore(d, &claimGroup{d: d})
+	return g.(*claimGroup)
+}
+
+// maxGroup bounds the claims served by one transaction.
+const maxGroup = 16
+
+// do queues req and returns once it has been served: by a leader, or by
+// req itself when no transaction is running or leadership passes to it.
+func (g *claimGroup) do(req *claimReq) {
+	g.mu.Lock()
+	g.pending = append(g.pending, req)
+	if g.busy {
+		g.mu.Unlock()
+		if lead := <-req.wake; !lead {
+			return
 		}
-		won, err := s.claimSome(ctx, holder, channel, cands, limit-len(got), now, now.Add(time.Duration(set.LeaseSeconds)*time.Second))
-		if err != nil {
-			return got, err
-		}
-		got = append(got, won...)
+	} else {
+		g.busy = true
+		g.mu.Unlock()
 	}
-	return got, nil
+	// Leader: serve the queue (this request included) in one transaction,
+	// then hand leadership to the oldest request still waiting.
+	g.mu.Lock()
+	n := min(len(g.pending), maxGroup)
+	batch := slices.Clone(g.pending[:n])
+	g.pending = g.pending[n:]
+	g.mu.Unlock()
+	g.serve(batch)
+	g.mu.Lock()
+	var next *claimReq
+	if len(g.pending) > 0 {
+		next = g.pending[0]
+	} else {
+		g.busy = false
+	}
+	g.mu.Unlock()
+	for _, r := range batch {
+		if r != req {
+			r.wake <- false
+		}
+	}
+	if next != nil {
+		next.wake <- true
+	}
+}
+
+// serve claims for batch in one transaction; if it fails, each request is
+// tried again in a transaction of its own, so that one request's failure
+// (e.g. a cancelled context) is only its own.
+func (g *claimGroup) serve(batch []*claimReq) {
+	var live []*claimReq
+	for _, r := range batch {
+		if r.err = r.ctx.Err(); r.err == nil {
+			live = append(live, r)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	if len(live) > 1 {
+		ctx := context.WithoutCancel(live[0].ctx)
+		err := db.Retry(ctx, func() error { return g.claimTx(ctx, live) })
+		if err == nil {
+			return
+		}
+	}
+	for _, r := range live {
+		r.err = db.Retry(r.ctx, func() error { return g.claimTx(r.ctx, []*claimReq{r}) })
+	}
+}
+
+// claimTx claims for each request in turn in one transaction and sets
+// their results only when it commits.
+func (g *claimGroup) claimTx(ctx context.Context, reqs []*claimReq) error {
+	got := make([][]Lead, len(reqs))
+	err := g.d.WithTx(ctx, func(tx *sqlx.Tx) error {
+		var c batchCache
+		for i, r := range reqs {
+			var err error
+			if got[i], err = r.claim(ctx, tx, &c); err != nil {
+				return err
+			}
+		}
+		return offerer{ext: tx, cache: &c}.flush(ctx)
+	})
+	if err != nil {
+		return err
+	}
+	for i, r := range reqs {
+		r.got, r.err = got[i], nil
+	}
+	return nil
+}
+
+// claim takes up to r.limit leads in tx: candidates in hand-out order are
+// claimed by a conditional UPDATE marked with a fresh token; the rows that
+// carry the token are the ones won. History and audit entries go to c.
+func (r *claimReq) claim(ctx context.Context, tx *sqlx.Tx, c *batchCache) ([]Lead, error) {
+	now := r.svc.Clock.Now()
+	until := now.Add(r.lease)
+	token, err := newToken()
+	if err != nil {
+		return nil, err
+	}
+	var tried []int64
+	before := map[int64]string{}
+	won := 0
+	for attempt := 0; attempt < 5 && won < r.limit; attempt++ {
+		// A repeatable-read snapshot (MySQL family) may show leads that
+		// others have claimed since: each candidate is tried once.
+		cands, err := claimCandidates(ctx, tx, r.channel, now, r.limit-won+8+len(tried))
+		if err != nil {
+			return nil, err
+		}
+		cands = slices.DeleteFunc(cands, func(cd claimCand) bool { return slices.Contains(tried, cd.ID) })
+		if len(cands) == 0 {
+			break
+		}
+		for len(cands) > 0 && won < r.limit {
+			take := cands[:min(r.limit-won, len(cands))]
+			cands = cands[len(take):]
+			ids := make([]int64, len(take))
+			for i, cd := range take {
+				ids[i] = cd.ID
+				before[cd.ID] = cd.Status
+			}
+			q, args, err := sqlx.In(qClaim, db.Micros(until), r.holder, token, db.Micros(now), db.Micros(now), ids, r.channel, db.Micros(now))
+			if err != nil {
+				return nil, err
+			}
+			res, err := tx.ExecContext(ctx, q, args...)
+			if err != nil {
+				return nil, fmt.Errorf("leads: claim: %w", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return nil, fmt.Errorf("leads: claim: %w", err)
+			}
+			won += int(n)
+			tried = append(tried, ids...)
+		}
+	}
+	if won == 0 {
+		return nil, nil
+	}
+	q, args, err := sqlx.In(`SELECT `+leadCols+` FROM leads WHERE id IN (?) AND lease_token = ? ORDER BY priority DESC, offered_at, id`, tried, token)
+	if err != nil {
+		return nil, err
+	}
+	leads, err := selectLeads(ctx, tx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	if len(leads) != won {
+		return nil, fmt.Errorf("leads: claim read back %d of %d leads won", len(leads), won)
+	}
+	o := offerer{s: r.svc, ext: tx, actor: "client:" + r.holder, now: now, cache: c}
+	for i := range leads {
+		if err := o.claimed(ctx, leads[i], before[leads[i].ID]); err != nil {
+			return nil, err
+		}
+		leads[i].SLAState = leads[i].slaState(now)
+	}
+	return leads, nil
+}
+
+func newToken() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("leads: claim token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }
 
 type claimCand struct {
@@ -194,73 +391,19 @@ func claimCandidates(ctx context.Context, ext sqlx.ExtContext, channel string, n
 	return all[:min(n, len(all))], nil
 }
 
-// qClaim leases one lead if its lease has ended; a first claim is the
-// channel's acceptance.
-const qClaim = `UPDATE leads SET lease_until = ?, lease_holder = ?, version = version + 1, updated_at = ?,
+// qClaim leases the listed leads whose lease has ended, marking them with
+// the claim's token; a first claim is the channel's acceptance.
+const qClaim = `UPDATE leads SET lease_until = ?, lease_holder = ?, lease_token = ?, version = version + 1, updated_at = ?,
 	status = CASE WHEN status = 'offered' THEN 'accepted' ELSE status END, accepted_at = COALESCE(accepted_at, ?)
-	WHERE id = ? AND channel = ? AND status IN ('offered', 'accepted', 'contacted') AND lease_until <= ?`
-
-// claimSome claims candidates in hand-out order in one transaction and
-// returns the leads won (at most want). All claimers take rows in the same
-// order, so on MySQL-family servers their row locks never wait in a
-// cycle; on SQLite (one writer) claimers queue on a mutex rather than in
-// SQLite's sleeping busy handler.
-func (s *Service) claimSome(ctx context.Context, holder, channel string, cands []claimCand, want int, now, until time.Time) ([]Lead, error) {
-	unlock := writerLock(s.DB)
-	defer unlock()
-	return s.claimTx(ctx, holder, channel, cands, want, now, until)
-}
-
-// claimTx claims candidates in order in one transaction: each by a
-// conditional UPDATE checked by rows affected.
-func (s *Service) claimTx(ctx context.Context, holder, channel string, cands []claimCand, want int, now, until time.Time) ([]Lead, error) {
-	var won []Lead
-	err := s.DB.WithTx(ctx, func(tx *sqlx.Tx) error {
-		before := map[int64]string{}
-		var ids []int64
-		for _, c := range cands {
-			if len(ids) == want {
-				break
-			}
-			res, err := tx.ExecContext(ctx, qClaim, db.Micros(until), holder, db.Micros(now), db.Micros(now), c.ID, channel, db.Micros(now))
-			if err != nil {
-				return fmt.Errorf("leads: claim %d: %w", c.ID, err)
-			}
-			if n, _ := res.RowsAffected(); n == 1 {
-				ids = append(ids, c.ID)
-				before[c.ID] = c.Status
-			}
-		}
-		if len(ids) == 0 {
-			won = nil
-			return nil
-		}
-		q, args, err := sqlx.In(`SELECT `+leadCols+` FROM leads WHERE id IN (?) ORDER BY priority DESC, offered_at, id`, ids)
-		if err != nil {
-			return err
-		}
-		if won, err = selectLeads(ctx, tx, q, args...); err != nil {
-			return err
-		}
-		for i := range won {
-			if err := s.claimed(ctx, tx, won[i], before[won[i].ID], holder, now); err != nil {
-				return err
-			}
-			won[i].SLAState = won[i].slaState(now)
-		}
-		return nil
-	})
-	return won, err
-}
+	WHERE id IN (?) AND channel = ? AND status IN ('offered', 'accepted', 'contacted') AND lease_until <= ?`
 
 // claimed records a claim: the acceptance transition on a first claim, and
 // the audit entry.
-func (s *Service) claimed(ctx context.Context, tx *sqlx.Tx, l Lead, before, holder string, now time.Time) error {
-	o := offerer{s: s, ext: tx, actor: "client:" + holder, now: now}
+func (o offerer) claimed(ctx context.Context, l Lead, before string) error {
 	if before == StatusOffered && l.Status == StatusAccepted {
-		return o.record(ctx, &l, before, now, "claim")
+		return o.record(ctx, &l, before, o.now, "claim")
 	}
-	return audit.Record(ctx, tx, audit.Entry{At: now, Actor: o.actor, Action: "lead.claim", EntityType: "lead",
+	return o.audit(ctx, audit.Entry{At: o.now, Actor: o.actor, Action: "lead.claim", EntityType: "lead",
 		EntityID: strconv.FormatInt(l.ID, 10), Detail: map[string]any{"lease_until": l.LeaseUntil}})
 }
 
@@ -341,21 +484,4 @@ func (s *Service) get(ctx context.Context, ext sqlx.ExtContext, id int64) (Lead,
 	l, err := getLead(ctx, ext, id)
 	l.SLAState = l.slaState(s.Clock.Now())
 	return l, err
-}
-
-// sqliteWriters holds one mutex per embedded database: SQLite has one
-// writer at a time, and queueing claimers here is far cheaper than
-// SQLite's sleeping busy handler when many claim at once.
-var sqliteWriters sync.Map // *db.DB -> *sync.Mutex
-
-// writerLock serialises hot writers on an embedded database (a no-op on
-// MySQL-family servers, which lock rows) and returns the unlock function.
-func writerLock(d *db.DB) func() {
-	if d.Dialect.Name() != "sqlite" {
-		return func() {}
-	}
-	m, _ := sqliteWriters.LoadOrStore(d, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock
 }
