@@ -246,7 +246,7 @@ func (o offerer) reassign(ctx context.Context, l *Lead, st staffInfo) error {
 		off, risk, dead := o.now, cal.AddWorking(o.now, work*8/10), cal.AddWorking(o.now, work)
 		l.OfferedAt, l.SLAAtRiskAt, l.SLADeadline = &off, &risk, &dead
 	}
-	if err := saveLead(ctx, o.ext, l, o.now); err != nil {
+	if err := o.save(ctx, l); err != nil {
 		return err
 	}
 	return o.record(ctx, l, from, o.now, ReasonReassigned)

@@ -3,6 +3,7 @@ package leads
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -362,4 +363,38 @@ func (o offerer) flush(ctx context.Context) error {
 	err := audit.RecordMany(ctx, o.ext, c.audits)
 	c.audits = nil
 	return err
+}
+
+// save writes l's state. A lead being made in a batch (no id yet) is
+// written once, in its final state, by tryCreate; until then only its
+// version counts the saves, as the database would.
+func (o offerer) save(ctx context.Context, l *Lead) error {
+	if l.ID == 0 && o.cache != nil {
+		l.Version++
+		return nil
+	}
+	return saveLead(ctx, o.ext, l, o.now)
+}
+
+// mark returns the lengths of the recorded history and audit entries.
+func (c *batchCache) mark() [2]int { return [2]int{len(c.history), len(c.audits)} }
+
+// dropSince forgets the entries recorded since m.
+func (c *batchCache) dropSince(m [2]int) {
+	c.history, c.audits = c.history[:m[0]], c.audits[:m[1]]
+}
+
+// identify gives the entries recorded since m for a lead without an id
+// (one being made) the id it was inserted with.
+func (c *batchCache) identify(m [2]int, id int64) {
+	for i := m[0]; i < len(c.history); i++ {
+		if c.history[i].leadID == 0 {
+			c.history[i].leadID = id
+		}
+	}
+	for i := m[1]; i < len(c.audits); i++ {
+		if c.audits[i].EntityType == "lead" && c.audits[i].EntityID == "0" {
+			c.audits[i].EntityID = strconv.FormatInt(id, 10)
+		}
+	}
 }

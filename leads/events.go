@@ -470,6 +470,9 @@ func (s *Service) tryCreate(ctx context.Context, o offerer, r Rule, customerID, 
 		Status: StatusNew, Route: r.Definition.Routing.Route(a), TriggerEventID: eventID, TriggeredAt: at,
 		SLAHours: r.Definition.SLAHours, CooldownDays: r.Definition.CooldownDays}
 	l.Channel = l.Route[0]
+	if o.cache != nil {
+		return o.makeLead(ctx, &l, r.Code, at)
+	}
 	if err := insertLead(ctx, o.ext, &l, o.now); err != nil {
 		if o.s.DB.Dialect.IsUniqueViolation(err) {
 			return 0, nil
@@ -482,4 +485,29 @@ func (s *Service) tryCreate(ctx context.Context, o offerer, r Rule, customerID, 
 	err = o.offer(ctx, &l, 0, at, "")
 	o.made(l)
 	return l.ID, err
+}
+
+// makeLead makes and offers a new lead within an events batch: the offer
+// is decided first and the lead inserted once in its resulting state; its
+// history and audit entries (recorded in the batch cache) then get its id.
+// A lead that another writer's open lead blocks (the open-key conflict)
+// leaves nothing behind, as when it is inserted first.
+func (o offerer) makeLead(ctx context.Context, l *Lead, ruleCode string, at time.Time) (int64, error) {
+	m := o.cache.mark()
+	if err := o.record(ctx, l, "", at, "rule:"+ruleCode); err != nil {
+		return 0, err
+	}
+	if err := o.offer(ctx, l, 0, at, ""); err != nil {
+		return 0, err
+	}
+	if err := insertMadeLead(ctx, o.ext, l, o.now); err != nil {
+		o.cache.dropSince(m)
+		if o.s.DB.Dialect.IsUniqueViolation(err) {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("leads: insert lead: %w", err)
+	}
+	o.cache.identify(m, l.ID)
+	o.made(*l)
+	return l.ID, nil
 }

@@ -169,7 +169,7 @@ func (o offerer) place(ctx context.Context, l *Lead, pos int, ch string, at time
 	off, risk, dead := at, cal.AddWorking(at, work*8/10), cal.AddWorking(at, work)
 	l.OfferedAt, l.SLAAtRiskAt, l.SLADeadline = &off, &risk, &dead
 	l.AcceptedAt, l.DeferredUntil, l.LeaseUntil, l.LeaseHolder = nil, nil, nil, ""
-	if err := saveLead(ctx, o.ext, l, o.now); err != nil {
+	if err := o.save(ctx, l); err != nil {
 		return err
 	}
 	return o.record(ctx, l, from, at, reason)
@@ -229,7 +229,7 @@ func (o offerer) defer_(ctx context.Context, l *Lead, pos int, ch string, at, un
 	l.RoutePos, l.Channel, l.Status, l.DeferredUntil = pos, ch, StatusDeferred, &until
 	l.OfferedAt, l.SLAAtRiskAt, l.SLADeadline, l.AcceptedAt, l.LeaseUntil, l.LeaseHolder = nil, nil, nil, nil, nil, ""
 	l.UnitID, l.AssigneeID = 0, 0
-	if err := saveLead(ctx, o.ext, l, o.now); err != nil {
+	if err := o.save(ctx, l); err != nil {
 		return err
 	}
 	return o.record(ctx, l, from, at, ReasonQuietHours)
@@ -245,7 +245,7 @@ func (o offerer) queue(ctx context.Context, l *Lead, at time.Time, a customer.At
 	}
 	l.RoutePos, l.Channel, l.Status, l.UnitID, l.AssigneeID = len(l.Route), ChannelBranch, StatusQueued, unit, 0
 	l.OfferedAt, l.SLAAtRiskAt, l.SLADeadline, l.DeferredUntil, l.LeaseUntil, l.LeaseHolder = nil, nil, nil, nil, nil, ""
-	if err := saveLead(ctx, o.ext, l, o.now); err != nil {
+	if err := o.save(ctx, l); err != nil {
 		return err
 	}
 	return o.record(ctx, l, from, at, ReasonRouteEnd)
@@ -275,7 +275,7 @@ func (o offerer) close(ctx context.Context, l *Lead, status, reason string, at t
 	if slices.Contains(Outcomes, status) {
 		l.Outcome = status
 	}
-	if err := saveLead(ctx, o.ext, l, o.now); err != nil {
+	if err := o.save(ctx, l); err != nil {
 		return err
 	}
 	return o.record(ctx, l, from, at, reason)

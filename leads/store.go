@@ -111,6 +111,43 @@ func insertLead(ctx context.Context, ext sqlx.ExtContext, l *Lead, now time.Time
 	return err
 }
 
+const qInsertMadeLead = `INSERT INTO leads (customer_id, product, rule_id, rule_version, priority, status, route, route_pos, channel,
+	unit_id, assignee_id, trigger_event_id, triggered_at, offered_at, sla_hours, sla_at_risk_at, sla_deadline, accepted_at,
+	first_contact_at, deferred_until, closed_at, outcome, close_reason, cooldown_days, cooldown_until, lease_until,
+	lease_holder, returns, version, open_key, created_at, updated_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// insertMadeLead inserts a lead made and offered within an events batch
+// in its state after the offer, in one statement. The open key is set as
+// for a new lead, so the one-open-lead rule is checked exactly as when
+// the lead is inserted first and then saved; a lead that the offer closed
+// (suppressed) has it cleared again.
+func insertMadeLead(ctx context.Context, ext sqlx.ExtContext, l *Lead, now time.Time) error {
+	var lease int64
+	if l.LeaseUntil != nil {
+		lease = db.Micros(*l.LeaseUntil)
+	}
+	key := l.CustomerID + "\x1f" + l.Product
+	res, err := ext.ExecContext(ctx, qInsertMadeLead, l.CustomerID, l.Product, l.RuleID, l.RuleVersion, l.Priority, l.Status,
+		strings.Join(l.Route, ","), l.RoutePos, l.Channel, nullID(l.UnitID), nullID(l.AssigneeID), l.TriggerEventID,
+		db.Micros(l.TriggeredAt), nullMicros(l.OfferedAt), l.SLAHours, nullMicros(l.SLAAtRiskAt), nullMicros(l.SLADeadline),
+		nullMicros(l.AcceptedAt), nullMicros(l.FirstContactAt), nullMicros(l.DeferredUntil), nullMicros(l.ClosedAt), l.Outcome,
+		l.CloseReason, l.CooldownDays, nullMicros(l.CooldownUntil), lease, l.LeaseHolder, l.Returns, l.Version, key,
+		db.Micros(now), db.Micros(now))
+	if err != nil {
+		return err
+	}
+	if l.ID, err = res.LastInsertId(); err != nil {
+		return err
+	}
+	if openKey(*l) == nil {
+		if _, err := ext.ExecContext(ctx, `UPDATE leads SET open_key = NULL WHERE id = ?`, l.ID); err != nil {
+			return fmt.Errorf("leads: save lead %d: %w", l.ID, err)
+		}
+	}
+	return nil
+}
+
 const qSaveLead = `UPDATE leads SET status = ?, route_pos = ?, channel = ?, unit_id = ?, assignee_id = ?, offered_at = ?,
 	sla_hours = ?, sla_at_risk_at = ?, sla_deadline = ?, accepted_at = ?, first_contact_at = ?, deferred_until = ?,
 	closed_at = ?, outcome = ?, close_reason = ?, open_key = ?, cooldown_until = ?, lease_until = ?, lease_holder = ?,

@@ -106,7 +106,7 @@ func (o offerer) contacted(ctx context.Context, l *Lead, at time.Time) error {
 		l.FirstContactAt = &at
 	}
 	l.Status = StatusContacted
-	if err := saveLead(ctx, o.ext, l, o.now); err != nil {
+	if err := o.save(ctx, l); err != nil {
 		return err
 	}
 	return o.record(ctx, l, from, at, "contact")
@@ -392,10 +392,13 @@ func claimCandidates(ctx context.Context, ext sqlx.ExtContext, channel string, n
 }
 
 // qClaim leases the listed leads whose lease has ended, marking them with
-// the claim's token; a first claim is the channel's acceptance.
+// the claim's token; a first claim is the channel's acceptance. The
+// conditions other than the id list sit in a CASE so that no planner
+// prefers a channel/status/lease index range (every offer) to the few
+// primary-key lookups.
 const qClaim = `UPDATE leads SET lease_until = ?, lease_holder = ?, lease_token = ?, version = version + 1, updated_at = ?,
 	status = CASE WHEN status = 'offered' THEN 'accepted' ELSE status END, accepted_at = COALESCE(accepted_at, ?)
-	WHERE id IN (?) AND channel = ? AND status IN ('offered', 'accepted', 'contacted') AND lease_until <= ?`
+	WHERE id IN (?) AND (CASE WHEN channel = ? AND status IN ('offered', 'accepted', 'contacted') AND lease_until <= ? THEN 1 ELSE 0 END) = 1`
 
 // claimed records a claim: the acceptance transition on a first claim, and
 // the audit entry.
