@@ -100,6 +100,7 @@ type incRun struct {
 	plans  []IncentivePlan
 	now    time.Time
 	caps   map[capKey]*capUse
+	prog   map[progKey]*progUse
 	spent  int64        // budget spent in memory, written by flush
 	lines  []earningRow // lines queued, written by flush
 }
@@ -118,7 +119,7 @@ func (s *Incentives) openRun(ctx context.Context, tx sqlx.ExtContext, campaignID
 	if err != nil {
 		return nil, false, err
 	}
-	return &incRun{camp: camp, budget: b, plans: plans, now: s.clock.Now(), caps: map[capKey]*capUse{}}, true, nil
+	return &incRun{camp: camp, budget: b, plans: plans, now: s.clock.Now(), caps: map[capKey]*capUse{}, prog: map[progKey]*progUse{}}, true, nil
 }
 
 // approvedPlans returns the campaign's approved versions, cached until a
@@ -170,6 +171,9 @@ func (s *Incentives) credit(ctx context.Context, tx sqlx.ExtContext, run *incRun
 	if err != nil {
 		return err
 	}
+	if err := s.prefetch(ctx, tx, run, plan, ev); err != nil {
+		return err
+	}
 	for _, r := range plan.Rules {
 		if r.Kind == KindPool || (r.ConversionType != "" && r.ConversionType != ev.ConversionType) {
 			continue
@@ -207,10 +211,12 @@ func (s *Incentives) applyRule(ctx context.Context, tx sqlx.ExtContext, run *inc
 // tierStep advances the staff member's quantity in the tier's period and
 // returns what the tier owes for this credit: the rise in entitlement.
 func (s *Incentives) tierStep(ctx context.Context, tx sqlx.ExtContext, run *incRun, r IncentiveRule, ev CreditEvent, key string) (int64, error) {
-	p, err := s.st.progress(ctx, tx, run.camp.ID, ev.StaffID, r.ID, key)
+	u, err := s.progUse(ctx, tx, run, progKey{ev.StaffID, r.ID, key})
 	if err != nil {
 		return 0, err
 	}
+	p := &u.p
+	u.dirty = true
 	if r.Basis == TierByCount {
 		p.Qty += ev.Weight
 	} else {
@@ -221,21 +227,23 @@ func (s *Incentives) tierStep(ctx context.Context, tx sqlx.ExtContext, run *incR
 	if owed > 0 {
 		p.Entitled = next
 	}
-	return max(owed, 0), s.st.setProgress(ctx, tx, run.camp.ID, ev.StaffID, r.ID, key, p)
+	return max(owed, 0), nil
 }
 
 // stageStep pays the stage bonus once, on the credit that reaches the threshold.
 func (s *Incentives) stageStep(ctx context.Context, tx sqlx.ExtContext, run *incRun, r IncentiveRule, ev CreditEvent) (int64, error) {
-	p, err := s.st.progress(ctx, tx, run.camp.ID, ev.StaffID, r.ID, IncentiveCampaign)
+	u, err := s.progUse(ctx, tx, run, progKey{ev.StaffID, r.ID, IncentiveCampaign})
 	if err != nil {
 		return 0, err
 	}
+	p := &u.p
+	u.dirty = true
 	p.Qty += ev.Weight
 	var owed int64
 	if p.Done == 0 && p.Qty >= r.Threshold*WeightScale {
 		p.Done, p.Entitled, owed = 1, r.Amount, r.Amount
 	}
-	return owed, s.st.setProgress(ctx, tx, run.camp.ID, ev.StaffID, r.ID, IncentiveCampaign, p)
+	return owed, nil
 }
 
 // book clamps amount to the staff member's caps and the campaign budget,
@@ -320,14 +328,11 @@ func (s *Incentives) clamp(ctx context.Context, tx sqlx.ExtContext, run *incRun,
 // flush writes what the run queued: cap usage, the budget spent (one
 // conditional update) and the ledger lines (multi-row inserts).
 func (s *Incentives) flush(ctx context.Context, tx sqlx.ExtContext, run *incRun) error {
-	for k, u := range run.caps {
-		if !u.dirty {
-			continue
-		}
-		if err := s.st.setCapUsed(ctx, tx, run.camp.ID, k.staffID, k.period, k.key, k.currency, u.used); err != nil {
-			return err
-		}
-		u.dirty = false
+	if err := s.flushProgress(ctx, tx, run); err != nil {
+		return err
+	}
+	if err := s.flushCaps(ctx, tx, run); err != nil {
+		return err
 	}
 	if run.spent != 0 {
 		b := run.budget
@@ -343,6 +348,180 @@ func (s *Incentives) flush(ctx context.Context, tx sqlx.ExtContext, run *incRun)
 			return err
 		}
 		run.lines = run.lines[n:]
+	}
+	return nil
+}
+
+// progKey names one progress row of a tier or stage rule.
+type progKey struct {
+	staffID   int64
+	rule, key string
+}
+
+type progUse struct {
+	p     incProgress
+	dirty bool
+}
+
+// progUse returns the progress row, read (locked) once per run.
+func (s *Incentives) progUse(ctx context.Context, tx sqlx.ExtContext, run *incRun, k progKey) (*progUse, error) {
+	if u, ok := run.prog[k]; ok {
+		return u, nil
+	}
+	p, err := s.st.progress(ctx, tx, run.camp.ID, k.staffID, k.rule, k.key)
+	if err != nil {
+		return nil, err
+	}
+	u := &progUse{p: p}
+	run.prog[k] = u
+	return u, nil
+}
+
+// prefetch reads, in one statement each, the progress rows of the tier and
+// stage rules and the cap usage rows that credit ev will need, so that the
+// rules then find them in the run.
+func (s *Incentives) prefetch(ctx context.Context, tx sqlx.ExtContext, run *incRun, plan IncentivePlan, ev CreditEvent) error {
+	var rules, keys []string
+	want := map[progKey]bool{}
+	applies := false
+	for _, r := range plan.Rules {
+		if r.Kind == KindPool || (r.ConversionType != "" && r.ConversionType != ev.ConversionType) {
+			continue
+		}
+		applies = true
+		var k progKey
+		switch r.Kind {
+		case KindTier:
+			k = progKey{ev.StaffID, r.ID, incentivePeriodKey(r.Period, ev.OccurredAt, run.camp.loc)}
+		case KindStage:
+			k = progKey{ev.StaffID, r.ID, IncentiveCampaign}
+		default:
+			continue
+		}
+		if _, ok := run.prog[k]; ok || want[k] {
+			continue
+		}
+		want[k] = true
+		rules, keys = append(rules, k.rule), append(keys, k.key)
+	}
+	if len(want) > 0 {
+		rows, err := s.st.progressRows(ctx, tx, run.camp.ID, ev.StaffID, rules, keys)
+		if err != nil {
+			return err
+		}
+		for k := range want {
+			run.prog[k] = &progUse{}
+		}
+		for _, r := range rows {
+			if u, ok := run.prog[progKey{ev.StaffID, r.RuleID, r.PeriodKey}]; ok && want[progKey{ev.StaffID, r.RuleID, r.PeriodKey}] {
+				u.p = r.incProgress
+			}
+		}
+	}
+	if !applies || len(plan.Caps) == 0 {
+		return nil
+	}
+	var periods []string
+	keys = keys[:0]
+	wantCap := map[capKey]bool{}
+	for _, c := range plan.Caps {
+		k := capKey{ev.StaffID, c.Period, incentivePeriodKey(c.Period, ev.OccurredAt, run.camp.loc), c.Currency}
+		if _, ok := run.caps[k]; ok || wantCap[k] {
+			continue
+		}
+		wantCap[k] = true
+		periods, keys = append(periods, k.period), append(keys, k.key)
+	}
+	if len(wantCap) == 0 {
+		return nil
+	}
+	rows, err := s.st.capRows(ctx, tx, run.camp.ID, ev.StaffID, periods, keys)
+	if err != nil {
+		return err
+	}
+	for k := range wantCap {
+		run.caps[k] = &capUse{}
+	}
+	for _, r := range rows {
+		k := capKey{ev.StaffID, r.Period, r.Key, r.Currency}
+		if wantCap[k] {
+			run.caps[k].used = r.Used
+		}
+	}
+	return nil
+}
+
+// flushProgress writes the run's changed progress rows (one statement).
+func (s *Incentives) flushProgress(ctx context.Context, tx sqlx.ExtContext, run *incRun) error {
+	var keys []progKey
+	for k, u := range run.prog {
+		if u.dirty {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a.staffID != b.staffID {
+			return a.staffID < b.staffID
+		}
+		if a.rule != b.rule {
+			return a.rule < b.rule
+		}
+		return a.key < b.key
+	})
+	for len(keys) > 0 {
+		n := min(len(keys), 100)
+		ps := make([]incProgress, n)
+		for i, k := range keys[:n] {
+			ps[i] = run.prog[k].p
+			run.prog[k].dirty = false
+		}
+		if err := s.st.setProgressRows(ctx, tx, run.camp.ID, keys[:n], ps); err != nil {
+			return err
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
+
+// flushCaps writes the run's changed cap usage rows (one statement).
+func (s *Incentives) flushCaps(ctx context.Context, tx sqlx.ExtContext, run *incRun) error {
+	var keys []capKey
+	for k, u := range run.caps {
+		if u.dirty {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a.staffID != b.staffID {
+			return a.staffID < b.staffID
+		}
+		if a.period != b.period {
+			return a.period < b.period
+		}
+		if a.key != b.key {
+			return a.key < b.key
+		}
+		return a.currency < b.currency
+	})
+	for len(keys) > 0 {
+		n := min(len(keys), 100)
+		used := make([]int64, n)
+		for i, k := range keys[:n] {
+			used[i] = run.caps[k].used
+			run.caps[k].dirty = false
+		}
+		if err := s.st.setCapRows(ctx, tx, run.camp.ID, keys[:n], used); err != nil {
+			return err
+		}
+		keys = keys[n:]
 	}
 	return nil
 }

@@ -273,15 +273,6 @@ WHERE campaign_id = ? AND staff_id = ? AND cap_period = ? AND period_key = ? AND
 	return used, nil
 }
 
-func (s incStore) setCapUsed(ctx context.Context, ext sqlx.ExtContext, campaignID, staffID int64, period, key, currency string, used int64) error {
-	q := `INSERT INTO incentive_cap_usage (campaign_id, staff_id, cap_period, period_key, currency, used) VALUES (?, ?, ?, ?, ?, ?) ` +
-		s.dialect.Upsert([]string{"campaign_id", "staff_id", "cap_period", "period_key", "currency"}, []string{"used"})
-	if _, err := ext.ExecContext(ctx, q, campaignID, staffID, period, key, currency, used); err != nil {
-		return fmt.Errorf("rewards: cap usage: %w", err)
-	}
-	return nil
-}
-
 // incProgress is a staff member's progress on a tier or stage rule in a period.
 type incProgress struct {
 	Qty      int64 `db:"qty"`
@@ -368,3 +359,87 @@ func (s incStore) insertEarnings(ctx context.Context, ext sqlx.ExtContext, lines
 }
 
 func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id > 0} }
+
+// progressRow is one progress row as read for a run.
+type progressRow struct {
+	RuleID    string `db:"rule_id"`
+	PeriodKey string `db:"period_key"`
+	incProgress
+}
+
+// progressRows reads (locks, on MySQL) a staff member's progress rows of
+// the given rules and periods in one statement; rows of other pairs of a
+// rule and a period may come back too.
+func (s incStore) progressRows(ctx context.Context, ext sqlx.ExtContext, campaignID, staffID int64, rules, keys []string) ([]progressRow, error) {
+	q, args, err := sqlx.In(`SELECT rule_id, period_key, qty, entitled, done FROM incentive_progress
+WHERE campaign_id = ? AND staff_id = ? AND rule_id IN (?) AND period_key IN (?)`+s.forUpdate(), campaignID, staffID, rules, keys)
+	if err != nil {
+		return nil, err
+	}
+	var rows []progressRow
+	if err := sqlx.SelectContext(ctx, ext, &rows, q, args...); err != nil {
+		return nil, fmt.Errorf("rewards: progress: %w", err)
+	}
+	return rows, nil
+}
+
+// setProgressRows writes progress rows with one multi-row upsert.
+func (s incStore) setProgressRows(ctx context.Context, ext sqlx.ExtContext, campaignID int64, keys []progKey, ps []incProgress) error {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO incentive_progress (campaign_id, staff_id, rule_id, period_key, qty, entitled, done) VALUES `)
+	args := make([]any, 0, len(keys)*7)
+	for i, k := range keys {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, campaignID, k.staffID, k.rule, k.key, ps[i].Qty, ps[i].Entitled, ps[i].Done)
+	}
+	q.WriteString(" " + s.dialect.Upsert([]string{"campaign_id", "staff_id", "rule_id", "period_key"}, []string{"qty", "entitled", "done"}))
+	if _, err := ext.ExecContext(ctx, q.String(), args...); err != nil {
+		return fmt.Errorf("rewards: progress: %w", err)
+	}
+	return nil
+}
+
+// capRow is one cap usage row as read for a run.
+type capRow struct {
+	Period   string `db:"cap_period"`
+	Key      string `db:"period_key"`
+	Currency string `db:"currency"`
+	Used     int64  `db:"used"`
+}
+
+// capRows reads (locks, on MySQL) a staff member's cap usage rows of the
+// given periods in one statement.
+func (s incStore) capRows(ctx context.Context, ext sqlx.ExtContext, campaignID, staffID int64, periods, keys []string) ([]capRow, error) {
+	q, args, err := sqlx.In(`SELECT cap_period, period_key, currency, used FROM incentive_cap_usage
+WHERE campaign_id = ? AND staff_id = ? AND cap_period IN (?) AND period_key IN (?)`+s.forUpdate(), campaignID, staffID, periods, keys)
+	if err != nil {
+		return nil, err
+	}
+	var rows []capRow
+	if err := sqlx.SelectContext(ctx, ext, &rows, q, args...); err != nil {
+		return nil, fmt.Errorf("rewards: cap usage: %w", err)
+	}
+	return rows, nil
+}
+
+// setCapRows writes cap usage rows with one multi-row upsert.
+func (s incStore) setCapRows(ctx context.Context, ext sqlx.ExtContext, campaignID int64, keys []capKey, used []int64) error {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO incentive_cap_usage (campaign_id, staff_id, cap_period, period_key, currency, used) VALUES `)
+	args := make([]any, 0, len(keys)*6)
+	for i, k := range keys {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?)")
+		args = append(args, campaignID, k.staffID, k.period, k.key, k.currency, used[i])
+	}
+	q.WriteString(" " + s.dialect.Upsert([]string{"campaign_id", "staff_id", "cap_period", "period_key", "currency"}, []string{"used"}))
+	if _, err := ext.ExecContext(ctx, q.String(), args...); err != nil {
+		return fmt.Errorf("rewards: cap usage: %w", err)
+	}
+	return nil
+}
