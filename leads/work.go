@@ -255,9 +255,23 @@ func (g *claimGroup) claimTx(ctx context.Context, reqs []*claimReq) error {
 	got := make([][]Lead, len(reqs))
 	err := g.d.WithTx(ctx, func(tx *sqlx.Tx) error {
 		var c batchCache
+		pools := map[string]*candPool{}
+		nows := make([]time.Time, len(reqs))
+		for i, r := range reqs {
+			nows[i] = r.svc.Clock.Now()
+			p := pools[r.channel]
+			if p == nil {
+				p = &candPool{channel: r.channel, now: nows[i]}
+				pools[r.channel] = p
+			}
+			p.want += r.limit
+			if nows[i].Before(p.now) {
+				p.now = nows[i]
+			}
+		}
 		for i, r := range reqs {
 			var err error
-			if got[i], err = r.claim(ctx, tx, &c); err != nil {
+			if got[i], err = r.claim(ctx, tx, &c, nows[i], pools[r.channel]); err != nil {
 				return err
 			}
 		}
@@ -275,8 +289,7 @@ func (g *claimGroup) claimTx(ctx context.Context, reqs []*claimReq) error {
 // claim takes up to r.limit leads in tx: candidates in hand-out order are
 // claimed by a conditional UPDATE marked with a fresh token; the rows that
 // carry the token are the ones won. History and audit entries go to c.
-func (r *claimReq) claim(ctx context.Context, tx *sqlx.Tx, c *batchCache) ([]Lead, error) {
-	now := r.svc.Clock.Now()
+func (r *claimReq) claim(ctx context.Context, tx *sqlx.Tx, c *batchCache, now time.Time, pool *candPool) ([]Lead, error) {
 	until := now.Add(r.lease)
 	token, err := newToken()
 	if err != nil {
@@ -288,12 +301,17 @@ func (r *claimReq) claim(ctx context.Context, tx *sqlx.Tx, c *batchCache) ([]Lea
 	for attempt := 0; attempt < 5 && won < r.limit; attempt++ {
 		// A repeatable-read snapshot (MySQL family) may show leads that
 		// others have claimed since: each candidate is tried once.
-		cands, err := claimCandidates(ctx, tx, r.channel, now, r.limit-won+8+len(tried))
+		var cands []claimCand
+		if attempt == 0 {
+			cands, err = pool.take(ctx, tx, r.limit)
+		} else {
+			cands, err = claimCandidates(ctx, tx, r.channel, now, r.limit-won+8+len(tried))
+		}
 		if err != nil {
 			return nil, err
 		}
 		cands = slices.DeleteFunc(cands, func(cd claimCand) bool { return slices.Contains(tried, cd.ID) })
-		if len(cands) == 0 {
+		if len(cands) == 0 && attempt > 0 {
 			break
 		}
 		for len(cands) > 0 && won < r.limit {
@@ -350,6 +368,32 @@ func newToken() (string, error) {
 		return "", fmt.Errorf("leads: claim token: %w", err)
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// candPool is one read of candidates shared by the claims of a group on
+// one channel: read once for all of them (as of the earliest of their
+// clocks, so every candidate is one for each), each claim takes the next
+// ones in hand-out order. A claim that wins fewer than it wants reads
+// afresh.
+type candPool struct {
+	channel string
+	now     time.Time
+	want    int
+	read    bool
+	cands   []claimCand
+}
+
+func (p *candPool) take(ctx context.Context, ext sqlx.ExtContext, n int) ([]claimCand, error) {
+	if !p.read {
+		var err error
+		if p.cands, err = claimCandidates(ctx, ext, p.channel, p.now, p.want+8); err != nil {
+			return nil, err
+		}
+		p.read = true
+	}
+	out := p.cands[:min(n, len(p.cands))]
+	p.cands = p.cands[len(out):]
+	return out, nil
 }
 
 type claimCand struct {
