@@ -51,9 +51,13 @@ func BenchmarkIncentiveOnCredits(b *testing.B) {
 // per staff member and currency, write lines) and stream the CSV — for
 // RMREF_BENCH_STAFF staff (default 200,000) with 5 earnings each (4 cash,
 // 1 points: 1,000,000 lines). Data are bulk-loaded with set statements;
-// only the settlement is timed. Peak heap is sampled every 10 ms.
+// only the settlement is timed. Peak heap is sampled every 10 ms. By
+// default a staff member's lines are stored next to each other (ids in
+// staff order); RMREF_BENCH_ORDER=time stores them as conversions would
+// (ids in time order: every staff member's first line, then every second
+// line, …), so that a chunk of staff reads lines spread over the table.
 //
-//	go test ./rewards/ -run '^$' -bench SettlementMonth -benchtime 1x -timeout 30m
+//	go test ./rewards/ -run '^$' -bench SettlementMonth -benchtime 1x -timeout 40m
 func BenchmarkSettlementMonth(b *testing.B) {
 	staff := 200_000
 	if v, err := strconv.Atoi(os.Getenv("RMREF_BENCH_STAFF")); err == nil && v > 0 {
@@ -120,6 +124,10 @@ func loadStaffEarnings(b *testing.B, d *db.DB, unit, camp int64, n int) {
 		concat = "CONCAT('B', a.i * 1000 + c.i)"
 	}
 	t := db.Micros(incSH(11, 10, 0, 0, 0))
+	order := " ORDER BY s.id, n.i"
+	if os.Getenv("RMREF_BENCH_ORDER") == "time" {
+		order = " ORDER BY n.i, s.id"
+	}
 	stmts := []string{
 		`DROP TABLE IF EXISTS bench_nums`,
 		`CREATE TABLE bench_nums (i BIGINT NOT NULL PRIMARY KEY)`,
@@ -143,7 +151,7 @@ SELECT ` + concat + `, '员工', ` + strconv.FormatInt(unit, 10) + `, 'staff', '
 		`INSERT INTO incentive_earnings (campaign_id, staff_id, plan_id, rule_id, rule_kind, currency, entry, amount, occurred_at, hold_until, created_at)
 SELECT ` + strconv.FormatInt(camp, 10) + `, s.id, 1, 'b', 'bounty', CASE WHEN n.i = 4 THEN 'points' ELSE 'cash' END, 'earning', 100 + n.i, ` +
 			strconv.FormatInt(t, 10) + `, ` + strconv.FormatInt(t, 10) + `, ` + strconv.FormatInt(t, 10) + `
-FROM staff s, bench_nums n WHERE n.i < 5 AND s.name = '员工'`,
+FROM staff s, bench_nums n WHERE n.i < 5 AND s.name = '员工'` + order,
 		`DROP TABLE bench_nums`,
 	} {
 		if _, err := d.ExecContext(ctx, q); err != nil {

@@ -45,7 +45,7 @@ func (s incStore) batch(ctx context.Context, ext sqlx.ExtContext, id int64, lock
 // anyDue reports whether a line is due (approved by end, in no batch).
 func (s incStore) anyDue(ctx context.Context, ext sqlx.ExtContext, campaignID int64, end, now time.Time) (bool, error) {
 	var ids []int64
-	err := sqlx.SelectContext(ctx, ext, &ids, `SELECT id FROM incentive_earnings WHERE campaign_id = ? AND batch_id IS NULL AND hold_until < ? AND created_at <= ? LIMIT 1`,
+	err := sqlx.SelectContext(ctx, ext, &ids, `SELECT id FROM incentive_earnings WHERE campaign_id = ? AND batch_id = 0 AND hold_until < ? AND created_at <= ? LIMIT 1`,
 		campaignID, db.Micros(end), db.Micros(now))
 	if err != nil {
 		return false, fmt.Errorf("rewards: due lines: %w", err)
@@ -65,17 +65,94 @@ type settleGroup struct {
 	Path       string `db:"path"`
 }
 
-const qBatchGroups = `SELECT e.staff_id, e.currency, SUM(e.amount) AS net,
- SUM(CASE WHEN e.entry = 'clawback' THEN -e.amount ELSE 0 END) AS clawback, COUNT(*) AS line_count,
- s.employee_no, s.name, u.path
-FROM incentive_earnings e JOIN staff s ON s.id = e.staff_id JOIN org_units u ON u.id = s.unit_id
-WHERE e.campaign_id = ? AND e.batch_id = ? AND e.staff_id > ? AND e.staff_id <= ?
-GROUP BY e.staff_id, e.currency, s.employee_no, s.name, u.path ORDER BY e.staff_id, e.currency`
+// qBatchGroups nets a chunk's reserved lines per staff member, cash and
+// points side by side: grouped by staff_id alone, the rows come in the
+// order of incentive_earnings_due, with no sort. No join: the staff are
+// named by batchGroups, once each.
+const qBatchGroups = `SELECT staff_id,
+ SUM(CASE WHEN currency = 'cash' THEN 1 ELSE 0 END) AS cash_lines,
+ SUM(CASE WHEN currency = 'cash' THEN amount ELSE 0 END) AS cash_net,
+ SUM(CASE WHEN currency = 'cash' AND entry = 'clawback' THEN -amount ELSE 0 END) AS cash_clawback,
+ SUM(CASE WHEN currency = 'cash' THEN 0 ELSE 1 END) AS points_lines,
+ SUM(CASE WHEN currency = 'cash' THEN 0 ELSE amount END) AS points_net,
+ SUM(CASE WHEN currency <> 'cash' AND entry = 'clawback' THEN -amount ELSE 0 END) AS points_clawback
+FROM incentive_earnings WHERE campaign_id = ? AND batch_id = ? AND staff_id > ? AND staff_id <= ?
+GROUP BY staff_id ORDER BY staff_id`
+
+// batchGroups returns a chunk's groups (per staff member and currency,
+// cash first) with their staff members' employee numbers, names and unit
+// paths; like a join, it leaves out lines of a staff member (or unit) that
+// does not exist.
+func (s incStore) batchGroups(ctx context.Context, tx sqlx.ExtContext, units map[int64]unitInfo, campaignID, id, after, upto int64) ([]settleGroup, error) {
+	var sums []struct {
+		StaffID        int64 `db:"staff_id"`
+		CashLines      int   `db:"cash_lines"`
+		CashNet        int64 `db:"cash_net"`
+		CashClawback   int64 `db:"cash_clawback"`
+		PointsLines    int   `db:"points_lines"`
+		PointsNet      int64 `db:"points_net"`
+		PointsClawback int64 `db:"points_clawback"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &sums, qBatchGroups, campaignID, id, after, upto); err != nil {
+		return nil, fmt.Errorf("rewards: due lines: %w", err)
+	}
+	groups := make([]settleGroup, 0, len(sums)*2)
+	for _, m := range sums {
+		if m.CashLines > 0 {
+			groups = append(groups, settleGroup{StaffID: m.StaffID, Currency: CurrencyCash, Net: m.CashNet, Clawback: m.CashClawback, Lines: m.CashLines})
+		}
+		if m.PointsLines > 0 {
+			groups = append(groups, settleGroup{StaffID: m.StaffID, Currency: CurrencyPoints, Net: m.PointsNet, Clawback: m.PointsClawback, Lines: m.PointsLines})
+		}
+	}
+	if len(groups) == 0 {
+		return nil, nil
+	}
+	ids := make([]int64, 0, len(groups))
+	for i, g := range groups {
+		if i == 0 || groups[i-1].StaffID != g.StaffID {
+			ids = append(ids, g.StaffID)
+		}
+	}
+	// Primary-key look-ups only: joined with org_units, MariaDB may
+	// drive the join from the few units and read all their staff.
+	q, args, err := sqlx.In(`SELECT id, employee_no, name, unit_id FROM staff WHERE id IN (?)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	var who []struct {
+		ID         int64  `db:"id"`
+		EmployeeNo string `db:"employee_no"`
+		Name       string `db:"name"`
+		UnitID     int64  `db:"unit_id"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &who, q, args...); err != nil {
+		return nil, fmt.Errorf("rewards: batch staff: %w", err)
+	}
+	byID := make(map[int64]int, len(who))
+	for i := range who {
+		byID[who[i].ID] = i
+	}
+	out := groups[:0]
+	for _, g := range groups {
+		i, ok := byID[g.StaffID]
+		if !ok {
+			continue
+		}
+		u, ok := units[who[i].UnitID]
+		if !ok {
+			continue
+		}
+		g.EmployeeNo, g.Name, g.Path = who[i].EmployeeNo, who[i].Name, u.path
+		out = append(out, g)
+	}
+	return out, nil
+}
 
 // qReserve reserves a chunk's due lines: the staff range bounds the
 // statement (and its undo) and walks incentive_earnings_due in order.
 const qReserve = `UPDATE incentive_earnings SET batch_id = ?
-WHERE campaign_id = ? AND batch_id IS NULL AND staff_id > ? AND staff_id <= ? AND hold_until < ? AND created_at <= ?`
+WHERE campaign_id = ? AND batch_id = 0 AND staff_id > ? AND staff_id <= ? AND hold_until < ? AND created_at <= ?`
 
 // settleChunk is how many staff members a batch handles at a time, so
 // that settling 200k staff runs in bounded memory.
@@ -97,7 +174,7 @@ func (s incStore) createBatch(ctx context.Context, tx sqlx.ExtContext, camp incC
 		return SettlementBatch{}, fmt.Errorf("rewards: insert batch: %w", err)
 	}
 	id, _ := res.LastInsertId()
-	names, err := s.unitNames(ctx, tx)
+	units, names, err := s.units(ctx, tx)
 	if err != nil {
 		return SettlementBatch{}, err
 	}
@@ -113,9 +190,9 @@ func (s incStore) createBatch(ctx context.Context, tx sqlx.ExtContext, camp incC
 			return SettlementBatch{}, fmt.Errorf("rewards: reserve lines: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
-			var groups []settleGroup
-			if err := sqlx.SelectContext(ctx, tx, &groups, qBatchGroups, camp.ID, id, after, upto); err != nil {
-				return SettlementBatch{}, fmt.Errorf("rewards: due lines: %w", err)
+			groups, err := s.batchGroups(ctx, tx, units, camp.ID, id, after, upto)
+			if err != nil {
+				return SettlementBatch{}, err
 			}
 			if err := w.write(ctx, groups); err != nil {
 				return SettlementBatch{}, err
@@ -136,7 +213,7 @@ func (s incStore) createBatch(ctx context.Context, tx sqlx.ExtContext, camp incC
 // with lines not in any batch), and whether more staff may follow.
 func (s incStore) chunkEnd(ctx context.Context, tx sqlx.ExtContext, campaignID, after int64) (int64, bool, error) {
 	var ids []int64
-	err := sqlx.SelectContext(ctx, tx, &ids, `SELECT staff_id FROM incentive_earnings WHERE campaign_id = ? AND batch_id IS NULL AND staff_id > ?
+	err := sqlx.SelectContext(ctx, tx, &ids, `SELECT staff_id FROM incentive_earnings WHERE campaign_id = ? AND batch_id = 0 AND staff_id > ?
 GROUP BY staff_id ORDER BY staff_id LIMIT ?`, campaignID, after, settleChunk)
 	if err != nil {
 		return 0, false, fmt.Errorf("rewards: batch staff: %w", err)
@@ -211,7 +288,7 @@ clawback_fen, clawback_points, owed_fen, owed_points, line_count) VALUES `)
 // releases its lines when their net is negative (owed, carried forward).
 func (s incStore) settleGroup(ctx context.Context, tx sqlx.ExtContext, campaignID, id int64, g settleGroup, l *SettlementLine) error {
 	if g.Net < 0 {
-		if _, err := tx.ExecContext(ctx, `UPDATE incentive_earnings SET batch_id = NULL WHERE campaign_id = ? AND batch_id = ? AND staff_id = ? AND currency = ?`,
+		if _, err := tx.ExecContext(ctx, `UPDATE incentive_earnings SET batch_id = 0 WHERE campaign_id = ? AND batch_id = ? AND staff_id = ? AND currency = ?`,
 			campaignID, id, g.StaffID, g.Currency); err != nil {
 			return fmt.Errorf("rewards: carry owed lines: %w", err)
 		}
@@ -231,19 +308,25 @@ func (s incStore) settleGroup(ctx context.Context, tx sqlx.ExtContext, campaignI
 	return nil
 }
 
-func (s incStore) unitNames(ctx context.Context, ext sqlx.ExtContext) (map[string]string, error) {
+type unitInfo struct{ path string }
+
+// units returns every unit's path (by id) and name (by id as in paths).
+func (s incStore) units(ctx context.Context, ext sqlx.ExtContext) (map[int64]unitInfo, map[string]string, error) {
 	var rows []struct {
 		ID   int64  `db:"id"`
 		Name string `db:"name"`
+		Path string `db:"path"`
 	}
-	if err := sqlx.SelectContext(ctx, ext, &rows, `SELECT id, name FROM org_units`); err != nil {
-		return nil, fmt.Errorf("rewards: unit names: %w", err)
+	if err := sqlx.SelectContext(ctx, ext, &rows, `SELECT id, name, path FROM org_units`); err != nil {
+		return nil, nil, fmt.Errorf("rewards: units: %w", err)
 	}
-	m := make(map[string]string, len(rows))
+	units := make(map[int64]unitInfo, len(rows))
+	names := make(map[string]string, len(rows))
 	for _, r := range rows {
-		m[strconv.FormatInt(r.ID, 10)] = r.Name
+		units[r.ID] = unitInfo{path: r.Path}
+		names[strconv.FormatInt(r.ID, 10)] = r.Name
 	}
-	return m, nil
+	return units, names, nil
 }
 
 // unitPathNames turns "/1/4/9/" into "总行/华东区/…" (the units' names).
@@ -269,7 +352,7 @@ func (s incStore) decideBatch(ctx context.Context, tx sqlx.ExtContext, campaignI
 	q := `UPDATE incentive_earnings SET settled_at = ? WHERE campaign_id = ? AND batch_id = ?`
 	args := []any{db.Micros(now), campaignID, id}
 	if status == BatchRejected {
-		q, args = `UPDATE incentive_earnings SET batch_id = NULL WHERE campaign_id = ? AND batch_id = ?`, []any{campaignID, id}
+		q, args = `UPDATE incentive_earnings SET batch_id = 0 WHERE campaign_id = ? AND batch_id = ?`, []any{campaignID, id}
 	}
 	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 		return fmt.Errorf("rewards: batch lines: %w", err)
