@@ -2,8 +2,6 @@ package attribution
 
 import (
 	"context"
-	"math/big"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -76,7 +74,7 @@ type BoardEntry struct {
 	AdjustConversions float64 `json:"adjustment_conversions,omitempty"`
 	AdjustFen         int64   `json:"adjustment_fen,omitempty"`
 
-	exact   *big.Rat
+	exact   frac
 	weight  int64
 	visitor map[string]bool
 	reached int64
@@ -91,12 +89,14 @@ type Boards struct {
 	Org       *org.Store
 	Store     BoardStore
 	cache     *boardCache // nil: no caching
+	mirror    *boardMirror
+	orgc      *orgCache
 }
 
 // NewBoards returns the board service on the bank's own tables.
 func NewBoards(d *db.DB, clk clock.Clock) *Boards {
 	o := org.NewStore(d.Dialect)
-	return &Boards{DB: d, Clock: clk, Campaigns: Bank{Org: o}, Org: o, Store: BoardStore{Dialect: d.Dialect}, cache: &boardCache{}}
+	return &Boards{DB: d, Clock: clk, Campaigns: Bank{Org: o}, Org: o, Store: BoardStore{Dialect: d.Dialect}, cache: &boardCache{}, mirror: &boardMirror{}, orgc: &orgCache{}}
 }
 
 // window is a board's resolved period and scope.
@@ -106,6 +106,7 @@ type window struct {
 	end       time.Time // heads and chains are taken at this instant
 	scopePath string
 	freeze    time.Time // zero: not frozen yet
+	open      bool      // the window ends now (not at a fixed instant)
 }
 
 // Board returns the whole ranked board for the caller; it is visible to
@@ -253,6 +254,7 @@ func (b *Boards) window(ctx context.Context, c Campaign, q BoardQuery) (window, 
 	now := b.Clock.Now()
 	last, _ := time.ParseInLocation(time.DateOnly, w.to, loc)
 	w.end = minTime(last.AddDate(0, 0, 1).Add(-time.Microsecond), now, c.End.Add(-time.Microsecond))
+	w.open = w.end.Equal(now)
 	if f := freezeInstant(c); !now.Before(f) {
 		w.freeze = f
 	}
@@ -326,38 +328,6 @@ func levelKey(level string, ch Chain, staffID int64) int64 {
 		return ch.RegionID
 	}
 	return 0
-}
-
-// rank sorts entries (highest value first, ties by who reached the score
-// first, then id) and gives competition ranks 1, 2, 2, 4; entries without
-// a value come last, unranked.
-func rank(es []BoardEntry) {
-	sort.SliceStable(es, func(i, j int) bool { return less(es[i], es[j]) })
-	for i := range es {
-		switch {
-		case es[i].exact == nil:
-			es[i].Rank = 0
-		case i > 0 && es[i-1].exact != nil && es[i-1].exact.Cmp(es[i].exact) == 0:
-			es[i].Rank = es[i-1].Rank
-		default:
-			es[i].Rank = i + 1
-		}
-	}
-}
-
-func less(a, b BoardEntry) bool {
-	if (a.exact == nil) != (b.exact == nil) {
-		return a.exact != nil
-	}
-	if a.exact != nil {
-		if c := a.exact.Cmp(b.exact); c != 0 {
-			return c > 0
-		}
-	}
-	if a.reached != b.reached {
-		return a.reached < b.reached
-	}
-	return a.ID < b.ID
 }
 
 // FormatValue renders an entry's value for CSV: amounts in yuan with two

@@ -17,6 +17,8 @@ import (
 	"rmref/internal/dbtest"
 	"rmref/internal/testapp"
 	"rmref/org"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // boardBenchWorld adds teams × perTeam staff under the world's subbranch
@@ -261,8 +263,10 @@ func scaleQueries(w *world, me int64, mePath string) []scaleQuery {
 
 // BenchmarkBoardScale (RMREF_BENCH_SCALE=full, run with -benchtime=1x):
 // bulk-loads 200,000 staff and 1,000,000 credits, then logs per query
-// cold (fresh Boards, empty cache; SQLite also a freshly opened file),
-// warm (cached, 50 queries p50/p99) and recompute (no cache, 5 queries).
+// cold (fresh Boards, empty caches; SQLite also a freshly opened file),
+// warm (cached, 50 queries p50/p99), after a new conversion (20 times: one
+// conversion's credit and deltas committed, then the query) and, as the
+// baseline, the SQL recompute without caches (3 queries).
 func BenchmarkBoardScale(b *testing.B) {
 	if os.Getenv(EnvBenchScale) != "full" {
 		b.Skip(EnvBenchScale + "=full not set")
@@ -307,6 +311,35 @@ func benchScale(b *testing.B, kind string) {
 		return bs
 	}
 	me := staff[len(staff)/3]
+	convID := int64(scaleCredits)
+	// newConversion writes what recording a conversion writes for the
+	// boards: one credit and its rollup deltas, in one transaction.
+	newConversion := func() {
+		convID++
+		st := staff[int(convID*7919)%len(staff)]
+		ch := chains[st]
+		now := db.Micros(w.clk.Now())
+		err := d.WithTx(ctx, func(tx *sqlx.Tx) error {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO credits (conversion_id, campaign_id, staff_id, kind, reversal_id, weight_micro, credited_fen,
+				unit_id, unit_path, team_id, subbranch_id, branch_id, region_id, day, occurred_at, created_at) VALUES (?, ?, ?, 'attribution', 0, 1000000, 5000, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+				convID, w.camp.ID, st, ch.team, paths[ch.team], ch.team, ch.sub, ch.branch, ch.region, t0.Format(time.DateOnly), now, now); err != nil {
+				return err
+			}
+			for _, lk := range []struct {
+				level string
+				key   int64
+			}{{"staff", st}, {"team", ch.team}, {"subbranch", ch.sub}, {"branch", ch.branch}, {"region", ch.region}} {
+				if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO rollup_deltas (campaign_id, level, key_id, day, weight_micro, credited_fen, created_at)
+					VALUES (?, ?, ?, ?, 1000000, 5000, ?)`), w.camp.ID, lk.level, lk.key, t0.Format(time.DateOnly), now); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 	for _, q := range scaleQueries(w, me, paths[chains[me].team]) {
 		bs := newBoards()
 		cold := timeQuery(b, ctx, bs, q)
@@ -314,13 +347,19 @@ func benchScale(b *testing.B, kind string) {
 		for range 50 {
 			warm = append(warm, timeQuery(b, ctx, bs, q))
 		}
+		var fresh latencies
+		for range 20 {
+			newConversion()
+			fresh = append(fresh, timeQuery(b, ctx, bs, q))
+		}
 		bare := &attribution.Boards{DB: d, Clock: w.clk, Campaigns: fakeCampaigns{w.camp}, Org: org.NewStore(d.Dialect), Store: attribution.BoardStore{Dialect: d.Dialect}}
 		var recompute latencies
-		for range 5 {
+		for range 3 {
 			recompute = append(recompute, timeQuery(b, ctx, bare, q))
 		}
-		b.Logf("%s %-11s cold %8v  warm p50 %8v p99 %8v  recompute p50 %8v max %8v", kind, q.name, cold.Round(time.Microsecond),
+		b.Logf("%s %-11s cold %8v  warm p50 %8v p99 %8v  after a new conversion p50 %8v p99 %8v  SQL recompute p50 %8v max %8v", kind, q.name, cold.Round(time.Microsecond),
 			warm.pct(0.5).Round(time.Microsecond), warm.pct(0.99).Round(time.Microsecond),
+			fresh.pct(0.5).Round(time.Microsecond), fresh.pct(0.99).Round(time.Microsecond),
 			recompute.pct(0.5).Round(time.Microsecond), recompute.pct(1).Round(time.Microsecond))
 	}
 }

@@ -3,6 +3,8 @@ package attribution
 import (
 	"context"
 	"fmt"
+	"rmref/internal/auth"
+	"rmref/internal/db"
 	"sync"
 	"time"
 
@@ -80,6 +82,39 @@ func (c *boardCache) put(k boardKey, v dataVersion, now time.Time, b Board) {
 
 // WithCache turns on the board cache (NewBoards does) and returns b.
 func (b *Boards) WithCache() *Boards {
-	b.cache = &boardCache{}
+	b.cache, b.mirror, b.orgc = &boardCache{}, &boardMirror{}, &orgCache{}
 	return b
+}
+
+// Warm loads the caches of the campaigns running now (credit, click and
+// share mirrors, placements, names), so that the first board after a
+// restart does not pay for them. It stops at the first error.
+func (b *Boards) Warm(ctx context.Context) error {
+	if !b.cached() {
+		return nil
+	}
+	now := db.Micros(b.Clock.Now())
+	var ids []int64
+	if err := b.DB.SelectContext(ctx, &ids, b.DB.Rebind(`SELECT id FROM campaigns WHERE status = 'active' AND start_at <= ? AND end_at > ? ORDER BY id`), now, now); err != nil {
+		return fmt.Errorf("attribution: warm boards: %w", err)
+	}
+	system := auth.Principal{Roles: []auth.Role{auth.RoleHQAdmin}}
+	for _, id := range ids {
+		if _, err := b.Board(ctx, system, id, BoardQuery{}); err != nil {
+			return fmt.Errorf("attribution: warm board of campaign %d: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// Mirrored reports whether a campaign's credits, clicks and shares are
+// held in memory (after a first board or Warm).
+func (b *Boards) Mirrored(campaignID int64) bool {
+	if !b.cached() {
+		return false
+	}
+	cm := b.mirror.campaign(campaignID)
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	return cm.loaded
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/big"
 	"strings"
+	"time"
 
 	"rmref/internal/db"
 	"rmref/org"
@@ -13,12 +14,18 @@ import (
 type tally struct {
 	level string
 	m     map[int64]*BoardEntry
+	pe    *placementEntry // cached placements at the window's end, if any
+	block []BoardEntry    // entries are allocated in blocks, not one by one
 }
 
 func (t *tally) get(key int64) *BoardEntry {
 	e, ok := t.m[key]
 	if !ok {
-		e = &BoardEntry{ID: key, visitor: map[string]bool{}}
+		if len(t.block) == cap(t.block) {
+			t.block = make([]BoardEntry, 0, 4096)
+		}
+		t.block = append(t.block, BoardEntry{ID: key})
+		e = &t.block[len(t.block)-1]
 		t.m[key] = e
 	}
 	return e
@@ -30,26 +37,50 @@ func (e *BoardEntry) reach(us int64) {
 	}
 }
 
-// entries computes every entry of the level in the window, ranked.
+// entries computes every entry of the level in the window, ranked. A
+// caching service reads credits from its mirror and org data from its org
+// cache; without the cache every figure comes from SQL (the reference the
+// tests compare the cached path with).
 func (b *Boards) entries(ctx context.Context, w window, q BoardQuery) ([]BoardEntry, error) {
-	t := &tally{level: q.Level, m: map[int64]*BoardEntry{}}
-	heads, err := b.heads(ctx, w, q.Level)
+	var heads map[int64]int64
+	var pe *placementEntry
+	var err error
+	if b.cached() {
+		heads, pe, err = b.headsCached(ctx, w, q.Level)
+	} else {
+		heads, err = b.heads(ctx, w, q.Level)
+	}
 	if err != nil {
 		return nil, err
 	}
+	t := &tally{level: q.Level, m: make(map[int64]*BoardEntry, len(heads)+64), pe: pe}
 	for key, n := range heads {
 		t.get(key).Heads = n
 	}
-	if err := b.addCredits(ctx, w, t); err != nil {
-		return nil, err
+	if b.cached() {
+		err = b.fromMirror(ctx, w, t)
+	} else if err = b.addCredits(ctx, w, t); err == nil {
+		err = b.addReferral(ctx, w, t)
 	}
-	if err := b.addReferral(ctx, w, t); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	if err := b.addAdjustments(ctx, w, t); err != nil {
 		return nil, err
 	}
 	return b.finish(ctx, t, q)
+}
+
+// cached reports whether the service runs with its caches (NewBoards).
+func (b *Boards) cached() bool { return b.cache != nil && b.mirror != nil && b.orgc != nil }
+
+// chainsAt returns staff chains at the window's end, from the placements
+// when the tally has them.
+func (b *Boards) chainsAt(ctx context.Context, w window, t *tally, ids []int64) (map[int64]org.Chain, error) {
+	if t.pe != nil {
+		return b.chainsAtEnd(ctx, w, t.pe, ids)
+	}
+	return b.Org.ChainsAt(ctx, b.DB, ids, w.end)
 }
 
 // heads counts active participating staff in scope at the window's end
@@ -114,7 +145,7 @@ func (b *Boards) addAdjustments(ctx context.Context, w window, t *tally) error {
 	for i, r := range rows {
 		ids[i] = r.StaffID
 	}
-	chains, err := b.Org.ChainsAt(ctx, b.DB, ids, w.end)
+	chains, err := b.chainsAt(ctx, w, t, ids)
 	if err != nil {
 		return err
 	}
@@ -147,7 +178,7 @@ func (b *Boards) addReferral(ctx context.Context, w window, t *tally) error {
 	for _, s := range sh {
 		ids = append(ids, s.StaffID)
 	}
-	chains, err := b.Org.ChainsAt(ctx, b.DB, uniqIDs(ids), w.end)
+	chains, err := b.chainsAt(ctx, w, t, uniqIDs(ids))
 	if err != nil {
 		return err
 	}
@@ -162,6 +193,9 @@ func (b *Boards) addReferral(ctx context.Context, w window, t *tally) error {
 		if key := keyOf(v.StaffID); key != 0 {
 			e := t.get(key)
 			e.Clicks += v.Clicks
+			if e.visitor == nil {
+				e.visitor = map[string]bool{}
+			}
 			e.visitor[v.VisitorID] = true
 			e.reach(v.Last)
 		}
@@ -194,79 +228,92 @@ func (b *Boards) finish(ctx context.Context, t *tally, q BoardQuery) ([]BoardEnt
 	for id := range t.m {
 		ids = append(ids, id)
 	}
-	names, err := b.Store.names(ctx, b.DB, t.level, ids)
+	var names map[int64]string
+	var err error
+	if b.cached() {
+		names, err = b.namesCached(ctx, t.level, ids)
+	} else {
+		names, err = b.Store.names(ctx, b.DB, t.level, ids)
+	}
 	if err != nil {
 		return nil, err
 	}
-	out := make([]BoardEntry, 0, len(t.m))
+	ptrs := make([]*BoardEntry, 0, len(t.m))
+	values := make([]float64, 0, len(t.m))
+	times := make([]time.Time, 0, len(t.m))
 	for _, e := range t.m {
 		e.Name = names[e.ID]
-		e.Visitors = int64(len(e.visitor))
+		if e.visitor != nil {
+			e.Visitors = int64(len(e.visitor))
+		}
 		e.Conversions = float64(e.weight) / WeightScale
 		e.AdjustConversions = float64(e.adjustW) / WeightScale
 		e.exact = exactValue(*e, q)
-		e.Value = displayValue(e.exact, q.Metric)
+		if v, ok := displayValue(e.exact, q.Metric); ok {
+			values = append(values, v)
+			e.Value = &values[len(values)-1]
+		}
 		if e.reached > 0 {
-			at := db.FromMicros(e.reached).UTC()
-			e.ReachedAt = &at
+			times = append(times, db.FromMicros(e.reached).UTC())
+			e.ReachedAt = &times[len(times)-1]
 		}
 		if q.Level == LevelStaff {
 			e.Heads = 0
 		}
-		out = append(out, *e)
+		ptrs = append(ptrs, e)
 	}
-	rank(out)
+	rank(ptrs)
+	out := make([]BoardEntry, len(ptrs))
+	for i, e := range ptrs {
+		out[i] = *e
+	}
 	return out, nil
 }
 
 // WeightScale is the weight_micro of one whole conversion.
 const WeightScale = 1_000_000
 
-// exactValue is the entry's exact figure for the metric, or nil when it
-// has none to rank.
-func exactValue(e BoardEntry, q BoardQuery) *big.Rat {
-	var num *big.Rat
+// exactValue is the entry's exact figure for the metric (not ok when it
+// has none to rank).
+func exactValue(e BoardEntry, q BoardQuery) frac {
+	var num frac
 	switch q.Metric {
 	case MetricConversions:
-		num = big.NewRat(e.weight, WeightScale)
+		num = fracOf(e.weight, WeightScale)
 	case MetricAmount:
-		num = big.NewRat(e.AmountFen, 1)
+		num = fracOf(e.AmountFen, 1)
 	case MetricShares:
-		num = big.NewRat(e.Shares, 1)
+		num = fracOf(e.Shares, 1)
 	case MetricClicks:
-		num = big.NewRat(e.Clicks, 1)
+		num = fracOf(e.Clicks, 1)
 	case MetricVisitors:
-		num = big.NewRat(int64(len(e.visitor)), 1)
+		num = fracOf(e.Visitors, 1)
 	case MetricRate:
-		n := int64(len(e.visitor))
+		n := e.Visitors
 		if n == 0 || n < int64(q.MinVisitors) {
-			return nil
+			return frac{}
 		}
-		return new(big.Rat).SetFrac(big.NewInt(e.weight), new(big.Int).Mul(big.NewInt(n), big.NewInt(WeightScale)))
+		return fracOf(e.weight, WeightScale).div(n)
 	}
 	if !q.PerHead {
 		return num
 	}
 	if e.Heads == 0 {
-		return nil
+		return frac{}
 	}
-	return num.Quo(num, big.NewRat(e.Heads, 1))
+	return num.div(e.Heads)
 }
 
 // displayValue renders an exact value: amounts rounded half-up to the fen,
 // other figures to six decimals.
-func displayValue(v *big.Rat, metric string) *float64 {
-	if v == nil {
-		return nil
+func displayValue(v frac, metric string) (float64, bool) {
+	if !v.ok {
+		return 0, false
 	}
-	var f float64
 	if metric == MetricAmount {
-		f = float64(roundHalfUp(v))
-	} else {
-		scaled := new(big.Rat).Mul(v, big.NewRat(WeightScale, 1))
-		f = float64(roundHalfUp(scaled)) / WeightScale
+		return float64(v.roundScaled(1)), true
 	}
-	return &f
+	return float64(v.roundScaled(WeightScale)) / WeightScale, true
 }
 
 // roundHalfUp rounds to the nearest integer, halves away from zero.

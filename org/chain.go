@@ -242,3 +242,56 @@ func uniq(xs []int64) []int64 {
 	}
 	return out
 }
+
+// Placements is where every active staff member sits at one instant: the
+// unit of each staff member placed in a unit and not gone, and the chain of
+// each such unit (StaffID zero). Leaderboards count heads per unit from it.
+type Placements struct {
+	Units  map[int64]int64 // staff id → unit id
+	Chains map[int64]Chain // unit id → chain of the unit
+}
+
+// Chain returns a placed staff member's chain.
+func (p Placements) Chain(staffID int64) (Chain, bool) {
+	u, ok := p.Units[staffID]
+	if !ok {
+		return Chain{}, false
+	}
+	c := p.Chains[u]
+	c.StaffID = staffID
+	return c, true
+}
+
+const qPlacementsAt = `
+SELECT a.staff_id, a.unit_id FROM staff_assignments a JOIN staff s ON s.id = a.staff_id
+WHERE a.valid_from <= ? AND a.valid_to > ? AND (s.left_at IS NULL OR s.left_at > ?)`
+
+// PlacementsAt returns the placements of all active staff at instant at in
+// one scan of the assignments and a query per 500 units.
+func (s *Store) PlacementsAt(ctx context.Context, ext sqlx.ExtContext, at time.Time) (Placements, error) {
+	us := db.Micros(at)
+	var rows []assignmentRow
+	if err := sqlx.SelectContext(ctx, ext, &rows, ext.Rebind(qPlacementsAt), us, us, us); err != nil {
+		return Placements{}, fmt.Errorf("org: placements: %w", err)
+	}
+	p := Placements{Units: make(map[int64]int64, len(rows)), Chains: map[int64]Chain{}}
+	for _, r := range rows {
+		p.Units[r.StaffID] = r.UnitID
+	}
+	paths, err := s.pathsAt(ctx, ext, distinct(p.Units), us)
+	if err != nil {
+		return Placements{}, err
+	}
+	var ids []int64
+	for _, path := range paths {
+		ids = append(ids, PathIDs(path)...)
+	}
+	kinds, err := s.unitKinds(ctx, ext, uniq(ids))
+	if err != nil {
+		return Placements{}, err
+	}
+	for unitID, path := range paths {
+		p.Chains[unitID] = chainOf(0, unitID, path, kinds)
+	}
+	return p, nil
+}

@@ -105,6 +105,14 @@ func TestChainAtAfterTransferAndMove(t *testing.T) {
 				if diff := cmp.Diff(c.want, bulk[st.ID]); diff != "" {
 					t.Errorf("ChainsAt (-want +got):\n%s", diff)
 				}
+				pl, err := s.PlacementsAt(ctx, d, c.at)
+				if err != nil {
+					t.Fatal(err)
+				}
+				placed, ok := pl.Chain(st.ID)
+				if diff := cmp.Diff(c.want, placed); !ok || diff != "" {
+					t.Errorf("PlacementsAt (placed %v; -want +got):\n%s", ok, diff)
+				}
 			})
 		}
 		if _, err := s.ChainAt(ctx, d, st.ID, t0.Add(-time.Hour)); err != org.ErrNoAssignment {
@@ -121,3 +129,40 @@ func TestChainAtAfterTransferAndMove(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestPlacementsAtSkipsLeavers: a staff member who left is not placed from
+// the moment of leaving; their colleague still is.
+func TestPlacementsAtSkipsLeavers(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		tr := newTree(t, d)
+		stay, leave := tr.staff(t, "E1", tr.t1), tr.staff(t, "E2", tr.t2)
+		tr.clk.Advance(time.Hour)
+		leftAt := tr.clk.Now()
+		left := org.StatusLeft
+		if _, err := tr.svc.UpdateStaff(ctx, hqAdmin, leave.ID, org.StaffUpdate{Status: &left, LeftAt: &leftAt}); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			at     time.Time
+			placed []int64
+		}{{leftAt.Add(-time.Microsecond), []int64{stay.ID, leave.ID}}, {leftAt, []int64{stay.ID}}} {
+			pl, err := tr.svc.Store.PlacementsAt(ctx, d, c.at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int64
+			for _, id := range []int64{stay.ID, leave.ID} {
+				if _, ok := pl.Chain(id); ok {
+					got = append(got, id)
+				}
+			}
+			if diff := cmp.Diff(c.placed, got); diff != "" {
+				t.Errorf("placed at %v (-want +got):\n%s", c.at, diff)
+			}
+			if ch, _ := pl.Chain(stay.ID); ch.TeamID != tr.t1.ID || ch.StaffID != stay.ID {
+				t.Errorf("chain of the one who stayed: %+v", ch)
+			}
+		}
+	})
+}

@@ -7,6 +7,9 @@ import (
 
 	"rmref/attribution"
 	"rmref/internal/testapp"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // activityCounts are the rows the demo activity adds, table by table.
@@ -89,9 +92,19 @@ func assertActivityReports(t *testing.T, a *testapp.App, o demoOrg, c demoCampai
 		t.Fatal(err)
 	}
 	b := attribution.NewBoards(a.DB, a.Clock)
+	if err := b.Warm(ctx); err != nil || !b.Mirrored(c.ID) {
+		t.Fatalf("warm: %v; demo campaign mirrored: %v", err, b.Mirrored(c.ID))
+	}
 	board, err := b.Board(ctx, p, c.ID, attribution.BoardQuery{Level: "staff"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The preloaded (in-memory) board is the SQL board.
+	sql := &attribution.Boards{DB: a.DB, Clock: a.Clock, Campaigns: b.Campaigns, Org: b.Org, Store: b.Store}
+	if want, err := sql.Board(ctx, p, c.ID, attribution.BoardQuery{Level: "staff"}); err != nil {
+		t.Fatal(err)
+	} else if diff := cmp.Diff(want, board, cmpopts.IgnoreUnexported(attribution.BoardEntry{}), cmpopts.EquateEmpty()); diff != "" {
+		t.Fatalf("demo staff board, SQL (-) vs in memory (+):\n%s", diff)
 	}
 	ranked := 0
 	for _, e := range board.Entries {

@@ -2,10 +2,12 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -24,6 +26,18 @@ type reportHandlers struct {
 
 func (s *Server) registerReportRoutes(v1 *gin.RouterGroup) {
 	h := reportHandlers{s: s, boards: attribution.NewBoards(s.DB, s.Clock), camps: campaign.NewService(s.DB, s.Clock, s.Config.LandingHosts)}
+	// Load the running campaigns' boards in the background, so that the
+	// first request after a restart finds them in memory.
+	warm, stop := context.WithCancel(context.Background())
+	s.OnShutdown(func(context.Context) error { stop(); return nil })
+	go func() {
+		start := time.Now()
+		if err := h.boards.Warm(warm); err != nil && warm.Err() == nil {
+			s.Logger.Warn("leaderboards not preloaded", "err", err)
+			return
+		}
+		s.Logger.Debug("leaderboards preloaded", "took", time.Since(start))
+	}()
 	st := v1.Group("", s.requireStaff())
 	st.GET("/campaigns/:id/leaderboard", h.board)
 	st.GET("/campaigns/:id/leaderboard/me", h.me)
