@@ -2,6 +2,7 @@ package attribution
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +12,8 @@ import (
 	"rmref/internal/clock"
 	"rmref/internal/db"
 	"rmref/org"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Leaderboard metrics.
@@ -91,6 +94,7 @@ type Boards struct {
 	cache     *boardCache // nil: no caching
 	mirror    *boardMirror
 	orgc      *orgCache
+	flight    singleflight.Group
 }
 
 // NewBoards returns the board service on the bank's own tables.
@@ -141,11 +145,18 @@ func (b *Boards) cachedBoard(ctx context.Context, w window, q BoardQuery) (Board
 	if bd, ok := b.cache.get(k, v, now); ok {
 		return bd, nil
 	}
-	bd, err := b.compute(ctx, w, q)
-	if err == nil {
-		b.cache.put(k, v, now, bd)
+	// Requests that miss together share one computation.
+	res, err, _ := b.flight.Do(fmt.Sprintf("%+v/%+v", k, v), func() (any, error) {
+		bd, err := b.compute(ctx, w, q)
+		if err == nil {
+			b.cache.put(k, v, now, bd)
+		}
+		return bd, err
+	})
+	if err != nil {
+		return Board{}, err
 	}
-	return bd, err
+	return res.(Board), nil
 }
 
 // compute builds the board of the window.
