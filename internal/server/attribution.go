@@ -18,6 +18,13 @@ type attributionHandlers struct {
 	svc *attribution.Service
 }
 
+// Scopes of the service clients that report to attribution.
+const (
+	scopeConversionsWrite = "conversions:write" // conversions and their reversals
+	scopeTouchesWrite     = "touches:write"     // remote and offline touches
+	scopeIdentitiesWrite  = "identities:write"  // identity links
+)
+
 // newAttribution builds the attribution service (stateless: the routes
 // of customers and of attribution may each hold one).
 func (s *Server) newAttribution() *attribution.Service {
@@ -29,11 +36,12 @@ func (s *Server) newAttribution() *attribution.Service {
 func (s *Server) registerAttributionRoutes(v1 *gin.RouterGroup) {
 	h := attributionHandlers{s: s, svc: s.newAttribution()}
 	up := v1.Group("", s.requireClient())
-	up.POST("/conversions", h.record)
-	up.POST("/conversions/batch", h.recordBatch)
-	up.POST("/conversions/:id/reversal", h.reverse)
-	up.POST("/touches", h.touch)
-	up.POST("/touches/batch", h.touchBatch)
+	conv, touch := requireScope(s, scopeConversionsWrite), requireScope(s, scopeTouchesWrite)
+	up.POST("/conversions", conv, h.record)
+	up.POST("/conversions/batch", conv, h.recordBatch)
+	up.POST("/conversions/:id/reversal", conv, h.reverse)
+	up.POST("/touches", touch, h.touch)
+	up.POST("/touches/batch", touch, h.touchBatch)
 	st := v1.Group("", s.requireStaff())
 	st.GET("/conversions/:id", h.get)
 	st.GET("/conversions/:id/attribution", h.explain)

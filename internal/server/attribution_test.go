@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,7 +86,7 @@ func (c convOut) creditedTo(t *testing.T) string {
 func TestAttributionEndToEnd(t *testing.T) {
 	testapp.Each(t, testapp.Options{}, func(t *testing.T, a *testapp.App) {
 		b := seedAttrBank(t, a)
-		key, secret := a.Client("core-banking")
+		key, secret := a.Client("core-banking", "conversions:write", "touches:write")
 		codeA, codeB := kitCode(t, a, b.A, b.Campaign), kitCode(t, a, b.B, b.Campaign)
 		// a customer follows A's link: a click with a fresh visitor id.
 		r := get(t, a, "/s/"+codeA+"/wechat_friend", "")
@@ -183,7 +184,7 @@ func TestAttributionEndToEnd(t *testing.T) {
 func TestConversionBatchPartialFailure(t *testing.T) {
 	testapp.Each(t, testapp.Options{}, func(t *testing.T, a *testapp.App) {
 		seedAttrBank(t, a)
-		key, secret := a.Client("warehouse")
+		key, secret := a.Client("warehouse", "conversions:write")
 		now := a.Clock.Now().Format(time.RFC3339)
 		item := func(ext string, amount int64) map[string]any {
 			return map[string]any{"source": "core", "external_id": ext, "type": "account_opened", "amount_fen": amount, "channel": "offline",
@@ -232,7 +233,7 @@ func TestConversionBatchPartialFailure(t *testing.T) {
 
 func TestIdentitiesEndpoint(t *testing.T) {
 	testapp.Each(t, testapp.Options{}, func(t *testing.T, a *testapp.App) {
-		key, secret := a.Client("app")
+		key, secret := a.Client("app", "identities:write")
 		body := map[string]any{"source": "mobile_app", "identifiers": map[string]string{"customer_id": "C1", "phone": "138 0013 8000", "openid": "o1"}}
 		for i := range 2 {
 			a.Clock.Advance(time.Second)
@@ -264,7 +265,7 @@ func TestIdentitiesEndpoint(t *testing.T) {
 func TestReversalAndDisputeOverHTTP(t *testing.T) {
 	testapp.Each(t, testapp.Options{}, func(t *testing.T, a *testapp.App) {
 		b := seedAttrBank(t, a)
-		key, secret := a.Client("core-banking")
+		key, secret := a.Client("core-banking", "conversions:write", "touches:write")
 		at := a.Clock.Now().Format(time.RFC3339)
 		touch := map[string]any{"source": "branch", "external_id": "v1", "customer": map[string]string{"customer_id": "C1"},
 			"staff_employee_no": "E1", "channel": "offline", "kind": "branch_visit", "occurred_at": at}
@@ -329,6 +330,40 @@ func TestReversalAndDisputeOverHTTP(t *testing.T) {
 		a.Do("GET", "/api/v1/attribution/check", a.Token(b.H2), nil).JSON(t, &chk)
 		if !chk.OK {
 			t.Fatal("check reports differences")
+		}
+	})
+}
+
+// TestAttributionIngestionNeedsScopes: a signed client without the scope of
+// a route is refused (403 problem+json naming the scope) and nothing is
+// written.
+func TestAttributionIngestionNeedsScopes(t *testing.T) {
+	testapp.Each(t, testapp.Options{}, func(t *testing.T, a *testapp.App) {
+		key, secret := a.Client("events only", "events:write")
+		conv := map[string]any{"source": "core", "external_id": "x1", "type": "account_opened", "customer": map[string]string{"customer_id": "C1"},
+			"amount_fen": 100, "channel": "offline"}
+		touch := map[string]any{"source": "cc", "external_id": "t1", "customer": map[string]string{"customer_id": "C1"},
+			"staff_employee_no": "E1", "channel": "remote", "kind": "call"}
+		for _, c := range []struct {
+			path, scope string
+			body        any
+		}{
+			{"/api/v1/conversions", "conversions:write", conv},
+			{"/api/v1/conversions/batch", "conversions:write", map[string]any{"items": []any{conv}}},
+			{"/api/v1/conversions/1/reversal", "conversions:write", map[string]any{"external_id": "r1"}},
+			{"/api/v1/touches", "touches:write", touch},
+			{"/api/v1/touches/batch", "touches:write", map[string]any{"items": []any{touch}}},
+			{"/api/v1/identities", "identities:write", map[string]any{"source": "app", "identifiers": map[string]string{"customer_id": "C1", "openid": "o1"}}},
+		} {
+			a.Clock.Advance(time.Second)
+			res := a.DoSigned("POST", c.path, key, secret, c.body)
+			if res.Status != 403 || !strings.Contains(string(res.Body), c.scope) {
+				t.Errorf("%s without %s: %d %s", c.path, c.scope, res.Status, res.Body)
+			}
+		}
+		var n int
+		if err := a.DB.GetContext(context.Background(), &n, `SELECT (SELECT COUNT(*) FROM conversions) + (SELECT COUNT(*) FROM touches) + (SELECT COUNT(*) FROM customer_identifiers)`); err != nil || n != 0 {
+			t.Fatalf("rows written: %d, %v", n, err)
 		}
 	})
 }

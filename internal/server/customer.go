@@ -12,7 +12,7 @@ import (
 // registerCustomerRoutes registers identity links from upstream systems.
 func (s *Server) registerCustomerRoutes(v1 *gin.RouterGroup) {
 	svc := s.newAttribution()
-	v1.POST("/identities", s.requireClient(), func(c *gin.Context) {
+	v1.POST("/identities", s.requireClient(), requireScope(s, scopeIdentitiesWrite), func(c *gin.Context) {
 		var in attribution.IdentityInput
 		if err := bindJSON(c, &in); err != nil {
 			s.fail(c, err)

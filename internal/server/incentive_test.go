@@ -141,7 +141,7 @@ func TestIncentivesFollowAttribution(t *testing.T) {
 			t.Fatalf("approve: %d %s", r.Status, r.Body)
 		}
 		a.Clock.Advance(time.Second)
-		key, secret := a.Client("core-banking")
+		key, secret := a.Client("core-banking", "conversions:write", "touches:write")
 		at := a.Clock.Now().Format(time.RFC3339)
 		touch := map[string]any{"source": "branch", "external_id": "v1", "customer": map[string]string{"customer_id": "C1"},
 			"staff_employee_no": "E1", "channel": "offline", "kind": "branch_visit", "occurred_at": at}

@@ -72,7 +72,7 @@ func TestLeaderboardEndToEnd(t *testing.T) {
 		}
 		a.Clock.Advance(time.Minute)
 		get(t, a, "/s/"+codeB+"/wechat_friend", "")
-		key, secret := a.Client("core-banking")
+		key, secret := a.Client("core-banking", "conversions:write", "touches:write")
 		a.Clock.Advance(time.Minute)
 		conv := map[string]any{"source": "core", "external_id": "x1", "type": "account_opened", "amount_fen": 100, "channel": "online",
 			"occurred_at": a.Clock.Now().Format(time.RFC3339), "customer": map[string]string{"customer_id": "C1", "visitor_id": vidA}}
