@@ -53,6 +53,7 @@ type Config struct {
 	BankLandingURL string        // RMREF_BANK_LANDING_URL: landing of general codes
 	FontFile       string        // RMREF_FONT_FILE: TTF/OTF/TTC with CJK glyphs for posters
 	MaxBodyBytes   int64         // RMREF_MAX_BODY_BYTES
+	ClickBurst     int           // RMREF_CLICK_BURST: clicks per minute from one IP on one code before they stop counting
 	LogLevel       string        // RMREF_LOG_LEVEL: debug, info, warn, error
 }
 
@@ -71,6 +72,7 @@ func Default() Config {
 		LandingHosts:   []string{"m.example-bank.cn"},
 		BankLandingURL: "https://m.example-bank.cn/join",
 		MaxBodyBytes:   1 << 20,
+		ClickBurst:     20,
 		LogLevel:       "info",
 	}
 }
@@ -133,6 +135,13 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 		}
 		c.MaxBodyBytes = n
 	}
+	if v := getenv("RMREF_CLICK_BURST"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("RMREF_CLICK_BURST: %w", err))
+		}
+		c.ClickBurst = n
+	}
 	return errors.Join(errs...)
 }
 
@@ -180,6 +189,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.Var(listFlag{&c.LandingHosts}, "landing-hosts", "comma-separated allowed landing URL hosts (RMREF_LANDING_HOSTS)")
 	fs.Var(listFlag{&c.TrustedProxies}, "trusted-proxies", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is believed (RMREF_TRUSTED_PROXIES)")
 	fs.StringVar(&c.FontFile, "font-file", c.FontFile, "CJK font for posters (RMREF_FONT_FILE)")
+	fs.IntVar(&c.ClickBurst, "click-burst", c.ClickBurst, "clicks per minute from one IP on one code before they stop counting (RMREF_CLICK_BURST)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn, error (RMREF_LOG_LEVEL)")
 }
 
@@ -273,6 +283,9 @@ func (c Config) Validate() error {
 				bad("RMREF_TRUSTED_PROXIES: %q is not an IP address or CIDR", p)
 			}
 		}
+	}
+	if c.ClickBurst < 1 || c.ClickBurst > 100_000 {
+		bad("RMREF_CLICK_BURST: %d is not from 1 to 100000", c.ClickBurst)
 	}
 	if c.MaxBodyBytes < 1024 {
 		bad("RMREF_MAX_BODY_BYTES: %d is under 1024", c.MaxBodyBytes)

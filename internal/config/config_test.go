@@ -132,6 +132,8 @@ func TestBadValuesStopStartup(t *testing.T) {
 		"base url":         {env: map[string]string{"RMREF_BASE_URL": "ftp://example.com"}, name: "RMREF_BASE_URL"},
 		"log level":        {env: map[string]string{"RMREF_LOG_LEVEL": "loud"}, name: "RMREF_LOG_LEVEL"},
 		"body limit":       {env: map[string]string{"RMREF_MAX_BODY_BYTES": "12"}, name: "RMREF_MAX_BODY_BYTES"},
+		"click burst":      {env: map[string]string{"RMREF_CLICK_BURST": "0"}, name: "RMREF_CLICK_BURST"},
+		"click burst flag": {args: []string{"--click-burst", "-3"}, name: "RMREF_CLICK_BURST"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -145,9 +147,10 @@ func TestBadValuesStopStartup(t *testing.T) {
 		})
 	}
 	for name, env := range map[string]map[string]string{
-		"unparsable ttl":  {"RMREF_ACCESS_TTL": "forever"},
-		"unparsable demo": {"RMREF_DEMO": "maybe"},
-		"unparsable size": {"RMREF_MAX_BODY_BYTES": "1MB"},
+		"unparsable ttl":   {"RMREF_ACCESS_TTL": "forever"},
+		"unparsable demo":  {"RMREF_DEMO": "maybe"},
+		"unparsable size":  {"RMREF_MAX_BODY_BYTES": "1MB"},
+		"unparsable burst": {"RMREF_CLICK_BURST": "lots"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := load(t, withSecrets(env)); err == nil {

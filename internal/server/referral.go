@@ -46,6 +46,7 @@ func (s *Server) registerReferralRoutes(v1 *gin.RouterGroup, root *gin.Engine) {
 	h := &referralHandlers{s: s, lookups: ratelimit.New(s.Clock, 1, 20, 100_000), renders: newRenderCache(renderCacheMax)}
 	h.svc = referral.NewService(s.DB, s.Clock, referral.CampaignStore{DB: s.DB}, referral.Config{
 		HashKey: []byte(s.Config.HashKey), BankLandingURL: s.Config.BankLandingURL, Location: s.Config.Location(),
+		Writer: referral.WriterOptions{BurstLimit: s.Config.ClickBurst},
 	})
 	s.OnShutdown(h.svc.Close)
 	r, err := poster.New(s.Config.FontFile)

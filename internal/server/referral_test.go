@@ -2,9 +2,11 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	_ "image/png"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -373,6 +375,30 @@ func TestReferralMalformedInput(t *testing.T) {
 		}
 		if d := decodeQR(t, first.Body); d != "https://rm.example-bank.cn/s/"+kit.Code+"/qr_poster" {
 			t.Fatalf("QR decodes to %q", d)
+		}
+	})
+}
+
+// TestClickBurstIsConfigured: with RMREF_CLICK_BURST=2 the third click from
+// one IP on one code within a minute is recorded but not counted.
+func TestClickBurstIsConfigured(t *testing.T) {
+	testapp.Each(t, testapp.Options{Config: func(c *config.Config) { c.ClickBurst = 2 }}, func(t *testing.T, a *testapp.App) {
+		b := seedRefBank(t, a)
+		var kit struct {
+			Code string `json:"code"`
+		}
+		a.Do("GET", "/api/v1/me/kit?campaign_id="+idStr(b.Campaign), a.Token(b.Staff), nil).JSON(t, &kit)
+		for i := range 3 {
+			if r := get(t, a, "/s/"+kit.Code+"/wechat_moments", fmt.Sprintf("vid-%d", i)); r.StatusCode != http.StatusFound {
+				t.Fatalf("click %d: %d", i, r.StatusCode)
+			}
+		}
+		var reasons []string
+		if err := a.DB.SelectContext(context.Background(), &reasons, `SELECT reason FROM referral_clicks ORDER BY id`); err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"", "", referral.ReasonBurst}; !slices.Equal(reasons, want) {
+			t.Fatalf("reasons %q, want %q", reasons, want)
 		}
 	})
 }
