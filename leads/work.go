@@ -172,7 +172,18 @@ type claimGroup struct {
 	mu      sync.Mutex
 	busy    bool
 	pending []*claimReq
+	lastN   int       // claims served by the last transaction
+	lastEnd time.Time // when it ended
 }
+
+// gatherWait is how long a claim that finds no transaction running waits
+// for the claims of the group that has just ended to come back (their
+// callers typically claim again at once), so that they share one commit
+// instead of the first running alone. A lone claimer never waits.
+const (
+	gatherWait   = time.Millisecond
+	gatherWithin = 5 * time.Millisecond
+)
 
 var claimGroups sync.Map // *db.DB -> *claimGroup
 
@@ -196,7 +207,12 @@ func (g *claimGroup) do(req *claimReq) {
 		}
 	} else {
 		g.busy = true
+		want := g.lastN
+		gather := want > 1 && time.Since(g.lastEnd) < gatherWithin
 		g.mu.Unlock()
+		if gather {
+			g.gather(want)
+		}
 	}
 	// Leader: serve the queue (this request included) in one transaction,
 	// then hand leadership to the oldest request still waiting.
@@ -207,6 +223,7 @@ func (g *claimGroup) do(req *claimReq) {
 	g.mu.Unlock()
 	g.serve(batch)
 	g.mu.Lock()
+	g.lastN, g.lastEnd = len(batch), time.Now()
 	var next *claimReq
 	if len(g.pending) > 0 {
 		next = g.pending[0]
@@ -221,6 +238,20 @@ func (g *claimGroup) do(req *claimReq) {
 	}
 	if next != nil {
 		next.wake <- true
+	}
+}
+
+// gather waits up to gatherWait for want claims to be queued.
+func (g *claimGroup) gather(want int) {
+	deadline := time.Now().Add(gatherWait)
+	for time.Now().Before(deadline) {
+		g.mu.Lock()
+		n := len(g.pending)
+		g.mu.Unlock()
+		if n >= want {
+			return
+		}
+		time.Sleep(50 * time.Microsecond)
 	}
 }
 
