@@ -3,7 +3,6 @@ package referral
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,22 +39,31 @@ type WriterOptions struct {
 	MaxBatch   int // clicks per commit (default 256)
 	BurstLimit int // clicks per minute from one IP hash on one code before "burst" (default 20)
 	// Committers is how many batches may be committing at once (default 1
-	// on SQLite, whose writes are serialised anyway; 4 on MySQL, where
+	// on SQLite, whose writes are serialised anyway; 2 on MySQL, where
 	// concurrent commits share the redo-log flush).
 	Committers int
+	// GatherWait is how long a free committer may wait for more clicks
+	// when fewer are waiting than the last batch held (the clients it just
+	// answered are usually on their way back with their next click);
+	// default 2 ms, negative: never wait.
+	GatherWait time.Duration
 }
 
-// ClickWriter records clicks with group commit. One goroutine takes every
-// click waiting, classifies the batch (unique, self-click, burst) and
-// hands it to a committer, which writes it in one multi-row INSERT in one
-// transaction and then releases all its callers. While a batch commits,
-// the next one is classified (and, on MySQL, committed alongside). A
-// caller returns only after its click is committed.
+// ClickWriter records clicks with group commit. One goroutine collects
+// waiting clicks until a committer is free, classifies them (unique,
+// self-click, burst) and hands them over; the committer writes the batch
+// in one multi-row INSERT (one atomic, durable statement) and then
+// releases all its callers. A batch is taken as late as possible: while
+// every committer is busy, clicks keep joining the next batch, and a free
+// committer waits up to GatherWait for as many clicks as the previous
+// batch held, so that one commit (one fsync) serves every waiting client
+// instead of alternating big and small batches. A caller returns only
+// after its click is committed.
 type ClickWriter struct {
 	db       *db.DB
 	opt      WriterOptions
 	in       chan *pendingClick
-	batches  chan []*pendingClick
+	idle     chan chan []*pendingClick // free committers, each with its own hand-over channel
 	done     chan struct{}
 	mu       sync.RWMutex
 	closed   bool
@@ -69,37 +77,49 @@ type pendingClick struct {
 	err chan error
 }
 
+var pendingPool = sync.Pool{New: func() any { return &pendingClick{err: make(chan error, 1)} }}
+
 // inflight counts the classified clicks not yet committed, so that the
 // next batch's checks see them although the database does not yet.
 type inflight struct {
 	mu     sync.Mutex
-	visits map[string]int // code/visitor
-	ips    map[string]int // ip hash/code
+	visits map[visitKey]int
+	ips    map[ipKey]int
 }
+
+type visitKey struct {
+	code    int64
+	visitor string
+}
+
+type ipKey struct {
+	ip   string
+	code int64
+}
+
+func visitKeyOf(c *Click) visitKey { return visitKey{c.CodeID, c.VisitorID} }
+func ipKeyOf(c *Click) ipKey       { return ipKey{c.IPHash, c.CodeID} }
 
 func (f *inflight) add(clicks []*Click, delta int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, c := range clicks {
-		bump(f.visits, visitKey(c), delta)
-		bump(f.ips, ipKey(c), delta)
+		bump(f.visits, visitKeyOf(c), delta)
+		bump(f.ips, ipKeyOf(c), delta)
 	}
 }
 
 func (f *inflight) counts(c *Click) (visits, ips int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.visits[visitKey(c)], f.ips[ipKey(c)]
+	return f.visits[visitKeyOf(c)], f.ips[ipKeyOf(c)]
 }
 
-func bump(m map[string]int, k string, delta int) {
+func bump[K comparable](m map[K]int, k K, delta int) {
 	if m[k] += delta; m[k] <= 0 {
 		delete(m, k)
 	}
 }
-
-func visitKey(c *Click) string { return strconv.FormatInt(c.CodeID, 10) + "/" + c.VisitorID }
-func ipKey(c *Click) string    { return c.IPHash + "/" + strconv.FormatInt(c.CodeID, 10) }
 
 // NewClickWriter starts a writer on d; Close stops it.
 func NewClickWriter(d *db.DB, opt WriterOptions) *ClickWriter {
@@ -115,35 +135,46 @@ func NewClickWriter(d *db.DB, opt WriterOptions) *ClickWriter {
 			opt.Committers = 2
 		}
 	}
+	if opt.GatherWait == 0 {
+		opt.GatherWait = 2 * time.Millisecond
+	}
 	w := &ClickWriter{db: d, opt: opt, in: make(chan *pendingClick, 4*opt.MaxBatch),
-		batches: make(chan []*pendingClick), done: make(chan struct{}),
-		inflight: inflight{visits: map[string]int{}, ips: map[string]int{}}}
+		idle: make(chan chan []*pendingClick, opt.Committers), done: make(chan struct{}),
+		inflight: inflight{visits: map[visitKey]int{}, ips: map[ipKey]int{}}}
 	var wg sync.WaitGroup
 	for range opt.Committers {
 		wg.Add(1)
 		go func() { defer wg.Done(); w.commitLoop() }()
 	}
-	go func() { w.classifyLoop(); close(w.batches); wg.Wait(); close(w.done) }()
+	go func() { w.collectLoop(); wg.Wait(); close(w.done) }()
 	return w
 }
 
 // Record classifies and durably stores c (its Unique, Counted and Reason
 // may be updated), returning once the row is committed.
 func (w *ClickWriter) Record(ctx context.Context, c *Click) error {
-	p := &pendingClick{c: c, err: make(chan error, 1)}
+	p := pendingPool.Get().(*pendingClick)
+	p.c = c
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
+		p.c = nil
+		pendingPool.Put(p)
 		return ErrWriterClosed
 	}
 	select {
 	case w.in <- p:
 	case <-ctx.Done():
 		w.mu.RUnlock()
+		p.c = nil
+		pendingPool.Put(p)
 		return ctx.Err()
 	}
 	w.mu.RUnlock()
-	return <-p.err
+	err := <-p.err // the writer is done with p once it has answered
+	p.c = nil
+	pendingPool.Put(p)
+	return err
 }
 
 // Close stops taking clicks, writes those already queued, and waits for
@@ -169,31 +200,97 @@ func (w *ClickWriter) Commits() int64 { return w.commits.Load() }
 // Rows returns how many clicks the writer has committed.
 func (w *ClickWriter) Rows() int64 { return w.rows.Load() }
 
-// classifyLoop takes every click waiting (up to MaxBatch), classifies the
-// batch and hands it to a committer.
-func (w *ClickWriter) classifyLoop() {
-	for first := range w.in {
-		batch := []*pendingClick{first}
-	drain:
-		for len(batch) < w.opt.MaxBatch {
+// collectLoop gathers waiting clicks (up to MaxBatch) until a committer
+// is free, classifies them and hands them over; when the queue is closed
+// it hands over the rest and stops the committers.
+//
+// When a committer becomes free it may wait (up to GatherWait after the
+// batch's first click) for the clients the previous commit answered: it
+// wants the clicks that queued during that commit plus as many as the
+// previous batch held. Closed-loop clients then share one commit instead
+// of splitting into two groups that alternate, each paying for its own
+// fsync; a click with nothing else in flight is never held back.
+func (w *ClickWriter) collectLoop() {
+	in := w.in
+	var (
+		batch []*pendingClick
+		to    chan []*pendingClick // a free committer, once we hold one
+		want  int
+		last  int // size of the previous batch
+	)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for in != nil || len(batch) > 0 {
+		if to == nil {
+			recv := in
+			if len(batch) >= w.opt.MaxBatch {
+				recv = nil // full: wait for a committer only
+			}
 			select {
-			case p, ok := <-w.in:
+			case p, ok := <-recv:
 				if !ok {
-					break drain
+					in = nil
+				} else {
+					batch = append(batch, p)
 				}
-				batch = append(batch, p)
-			default:
-				break drain
+				continue
+			case to = <-w.idle:
+				want = min(len(batch)+last, w.opt.MaxBatch)
 			}
 		}
-		clicks := clicksOf(batch)
-		if err := w.classify(context.Background(), clicks); err != nil {
-			release(batch, err)
-			continue
+		if len(batch) == 0 {
+			p, ok := <-in
+			if !ok {
+				in = nil
+				continue
+			}
+			batch = append(batch, p)
 		}
-		w.inflight.add(clicks, 1)
-		w.batches <- batch
+		if in != nil && len(batch) < want && w.opt.GatherWait > 0 {
+			timer.Reset(w.opt.GatherWait)
+		gather:
+			for len(batch) < want {
+				select {
+				case p, ok := <-in:
+					if !ok {
+						in = nil
+						break gather
+					}
+					batch = append(batch, p)
+				case <-timer.C:
+					break gather
+				}
+			}
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+		}
+		last = len(batch)
+		w.handOver(batch, to)
+		batch, to = nil, nil
 	}
+	if to != nil {
+		w.idle <- to
+	}
+	for range w.opt.Committers {
+		close(<-w.idle)
+	}
+}
+
+// handOver classifies batch and gives it to the committer waiting on to
+// (or answers its callers with the classification error).
+func (w *ClickWriter) handOver(batch []*pendingClick, to chan []*pendingClick) {
+	clicks := clicksOf(batch)
+	if err := w.classify(context.Background(), clicks); err != nil {
+		release(batch, err)
+		w.idle <- to // unused: still free
+		return
+	}
+	w.inflight.add(clicks, 1)
+	to <- batch
 }
 
 func clicksOf(batch []*pendingClick) []*Click {
@@ -210,12 +307,21 @@ func release(batch []*pendingClick, err error) {
 	}
 }
 
-// commitLoop writes classified batches, one transaction each.
+// commitLoop writes classified batches, one atomic INSERT statement each
+// (autocommit: no statement journal, no BEGIN/COMMIT round trips). It
+// announces itself on idle before each batch and stops when its hand-over
+// channel is closed.
 func (w *ClickWriter) commitLoop() {
-	for batch := range w.batches {
+	mine := make(chan []*pendingClick, 1)
+	for {
+		w.idle <- mine
+		batch, ok := <-mine
+		if !ok {
+			return
+		}
 		clicks := clicksOf(batch)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := w.db.WithTx(ctx, func(tx *sqlx.Tx) error { return insertClicks(ctx, tx, clicks) })
+		err := insertClicks(ctx, w.db, clicks)
 		cancel()
 		w.inflight.add(clicks, -1)
 		if err == nil {
@@ -229,11 +335,11 @@ func (w *ClickWriter) commitLoop() {
 // classify sets Unique and the self-click and burst reasons, looking at
 // committed clicks and at the earlier clicks of the same batch.
 func (w *ClickWriter) classify(ctx context.Context, clicks []*Click) error {
-	seen := map[string]bool{} // code_id/visitor in this batch
-	burst := map[string]int{} // ip_hash/code_id → clicks in the last minute
-	self := map[string]bool{} // staff/visitor → self-click
+	seen := map[visitKey]bool{} // code_id/visitor in this batch
+	burst := map[ipKey]int{}    // ip_hash/code_id → clicks in the last minute
+	self := map[staffVisitor]bool{}
 	for _, c := range clicks {
-		vkey := fmt.Sprint(c.CodeID, "/", c.VisitorID)
+		vkey := visitKeyOf(c)
 		unique, err := w.firstVisit(ctx, c, seen[vkey])
 		if err != nil {
 			return err
@@ -269,8 +375,8 @@ func (w *ClickWriter) firstVisit(ctx context.Context, c *Click, inBatch bool) (b
 
 // judge applies the not-counted rules that need history: a self-click
 // (the visitor id was seen on the staff member's own session) and a burst.
-func (w *ClickWriter) judge(ctx context.Context, c *Click, self map[string]bool, burst map[string]int) error {
-	bkey := ipKey(c)
+func (w *ClickWriter) judge(ctx context.Context, c *Click, self map[staffVisitor]bool, burst map[ipKey]int) error {
+	bkey := ipKeyOf(c)
 	n, ok := burst[bkey]
 	if !ok {
 		var err error
@@ -314,11 +420,16 @@ func (w *ClickWriter) recentFromIP(ctx context.Context, c *Click) (int, error) {
 
 const selfVisitorQuery = `SELECT COUNT(*) FROM referral_staff_visitors WHERE visitor_id = ? AND staff_id = ?`
 
-func (w *ClickWriter) isSelf(ctx context.Context, c *Click, memo map[string]bool) (bool, error) {
+type staffVisitor struct {
+	staff   int64
+	visitor string
+}
+
+func (w *ClickWriter) isSelf(ctx context.Context, c *Click, memo map[staffVisitor]bool) (bool, error) {
 	if c.NewVisitor {
 		return false, nil
 	}
-	key := fmt.Sprint(c.StaffID, "/", c.VisitorID)
+	key := staffVisitor{c.StaffID, c.VisitorID}
 	if v, ok := memo[key]; ok {
 		return v, nil
 	}

@@ -7,12 +7,17 @@
 #   scripts/bench-clicks.sh                  # SQLite + MariaDB at 127.0.0.1:3306
 #   MYSQL_DSN= scripts/bench-clicks.sh       # SQLite only
 #   CONNS=64 SECS=10 scripts/bench-clicks.sh
+#   ROUNDS=3 scripts/bench-clicks.sh         # bare, SQLite, MariaDB, three times over
+#   PROFILE=/tmp/prof scripts/bench-clicks.sh  # serve through benchclicks (same app)
+#                                            # and write a CPU profile per run there
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CONNS=${CONNS:-64}
 SECS=${SECS:-10}
 THREADS=${THREADS:-2}
+ROUNDS=${ROUNDS:-1}
+PROFILE=${PROFILE:-}
 MYSQL_DSN=${MYSQL_DSN-root@tcp(127.0.0.1:3306)/}
 PORT_BARE=${PORT_BARE:-18090}
 PORT_APP=${PORT_APP:-18091}
@@ -57,28 +62,43 @@ run_wrk() { # url label
     grep -E 'Requests/sec|Latency |  50%|  99%|302s received|Non-2xx|Socket errors'
 }
 
-"$tmp/benchclicks" bare -listen "127.0.0.1:$PORT_BARE" & pids+=($!)
-wait_up "$PORT_BARE"
-run_wrk "http://127.0.0.1:$PORT_BARE/s/BARE0000/wechat_friend" "bare gin 302"
-kill "${pids[-1]}"
+bench_bare() {
+  "$tmp/benchclicks" bare -listen "127.0.0.1:$PORT_BARE" & pids+=($!)
+  local pid=$!
+  wait_up "$PORT_BARE"
+  run_wrk "http://127.0.0.1:$PORT_BARE/s/BARE0000/wechat_friend" "bare gin 302 (load $(cut -d' ' -f1-3 /proc/loadavg))"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
 
 bench_db() { # label dsn
   local code
   code=$("$tmp/benchclicks" seed -db "$2" | head -1)
-  RMREF_DB="$2" RMREF_LISTEN="127.0.0.1:$PORT_APP" "$tmp/rmref" serve & pids+=($!)
+  if [ -n "$PROFILE" ]; then
+    mkdir -p "$PROFILE"
+    RMREF_DB="$2" RMREF_LISTEN="127.0.0.1:$PORT_APP" "$tmp/benchclicks" serve -cpuprofile "$PROFILE/$1.pprof" & pids+=($!)
+  else
+    RMREF_DB="$2" RMREF_LISTEN="127.0.0.1:$PORT_APP" "$tmp/rmref" serve & pids+=($!)
+  fi
   local pid=$!
   wait_up "$PORT_APP"
-  run_wrk "http://127.0.0.1:$PORT_APP/s/$code/wechat_friend" "rmref /s/CODE on $1"
+  run_wrk "http://127.0.0.1:$PORT_APP/s/$code/wechat_friend" "rmref /s/CODE on $1 (load $(cut -d' ' -f1-3 /proc/loadavg))"
   kill -TERM "$pid"; wait "$pid" || true
   echo "click rows in the database: $("$tmp/benchclicks" count -db "$2")"
 }
 
-bench_db sqlite "$tmp/bench.db"
+have_mysql=
+if [ -n "$MYSQL_DSN" ] && mysql -h127.0.0.1 -uroot -e 'SELECT 1' >/dev/null 2>&1; then have_mysql=1; fi
 
-if [ -n "$MYSQL_DSN" ] && mysql -h127.0.0.1 -uroot -e 'SELECT 1' >/dev/null 2>&1; then
-  mysql -h127.0.0.1 -uroot -e 'DROP DATABASE IF EXISTS rmref_bench; CREATE DATABASE rmref_bench CHARACTER SET utf8mb4 COLLATE utf8mb4_bin'
-  bench_db mariadb "${MYSQL_DSN}rmref_bench"
-  mysql -h127.0.0.1 -uroot -e 'DROP DATABASE IF EXISTS rmref_bench'
-else
-  echo "== MariaDB skipped (no server at 127.0.0.1:3306 or MYSQL_DSN empty)"
-fi
+for round in $(seq "$ROUNDS"); do
+  [ "$ROUNDS" -gt 1 ] && echo "#### round $round"
+  bench_bare
+  rm -f "$tmp"/bench.db*
+  bench_db sqlite "$tmp/bench.db"
+  if [ -n "$have_mysql" ]; then
+    mysql -h127.0.0.1 -uroot -e 'DROP DATABASE IF EXISTS rmref_bench; CREATE DATABASE rmref_bench CHARACTER SET utf8mb4 COLLATE utf8mb4_bin'
+    bench_db mariadb "${MYSQL_DSN}rmref_bench"
+    mysql -h127.0.0.1 -uroot -e 'DROP DATABASE IF EXISTS rmref_bench'
+  else
+    echo "== MariaDB skipped (no server at 127.0.0.1:3306 or MYSQL_DSN empty)"
+  fi
+done

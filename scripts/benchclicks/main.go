@@ -6,6 +6,9 @@
 //	benchclicks seed  -db DSN            prints the code
 //	benchclicks bare  -listen ADDR       serves the bare redirect
 //	benchclicks count -db DSN            prints the number of click rows
+//	benchclicks serve -cpuprofile FILE   serves the app like `rmref serve`
+//	                                     (RMREF_* environment), writing a CPU
+//	                                     profile until SIGTERM/SIGINT
 package main
 
 import (
@@ -13,13 +16,21 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"runtime/pprof"
 	"strconv"
+	"syscall"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"rmref/internal/app"
 	"rmref/internal/clock"
+	"rmref/internal/config"
 	"rmref/internal/db"
 	"rmref/internal/testapp"
 	"rmref/referral"
@@ -34,7 +45,10 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: benchclicks seed|bare|count [flags]")
+		return errors.New("usage: benchclicks seed|bare|count|serve [flags]")
+	}
+	if args[0] == "serve" {
+		return serve(ctx, args[1:])
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	dsn := fs.String("db", "", "SQLite path or MySQL DSN")
@@ -125,4 +139,52 @@ func count(ctx context.Context, dsn string) error {
 	}
 	fmt.Println(n)
 	return nil
+}
+
+// serve runs the application as `rmref serve` does (configuration from the
+// RMREF_* environment), optionally writing a CPU profile of the whole run,
+// and shuts down gracefully on SIGTERM or SIGINT.
+func serve(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	profile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	cfg, err := config.Load(fs, args, os.Getenv)
+	if err != nil {
+		return err
+	}
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	a, err := app.Open(ctx, cfg, nil, logger)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		a.Shutdown(context.Background())
+		return err
+	}
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	errc := make(chan error, 1)
+	go func() { errc <- a.Serve(ln) }()
+	select {
+	case err := <-errc:
+		a.Shutdown(context.Background())
+		return err
+	case <-sig:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return a.Shutdown(sctx)
 }

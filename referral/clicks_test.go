@@ -1,0 +1,88 @@
+package referral_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"rmref/internal/db"
+	"rmref/internal/dbtest"
+	"rmref/referral"
+)
+
+// writerClick is a new visitor's click from its own IP (nothing to look
+// up while classifying).
+func writerClick(n int64) *referral.Click {
+	return &referral.Click{ClickID: fmt.Sprintf("tc%014d", n), At: t0, Day: "2026-11-02", CodeID: 1,
+		Code: "7K3M9QX2", StaffID: 1, Channel: referral.ChannelOther, VisitorID: fmt.Sprintf("v%06d", n),
+		NewVisitor: true, IPHash: fmt.Sprintf("ip%06d", n), Counted: true}
+}
+
+// TestWriterGathersReturningClients: closed-loop clients (each sends its
+// next click as soon as the last is committed) share one commit per round
+// once the free committer waits for the clients it has just answered,
+// instead of splitting into two groups with a commit each.
+func TestWriterGathersReturningClients(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		const clients, rounds = 16, 6
+		run := func(wait time.Duration) int64 {
+			if _, err := d.ExecContext(context.Background(), `DELETE FROM referral_clicks`); err != nil {
+				t.Fatal(err)
+			}
+			w := referral.NewClickWriter(d, referral.WriterOptions{Committers: 1, GatherWait: wait})
+			defer w.Close(context.Background())
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for range clients {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range rounds {
+						if err := w.Record(context.Background(), writerClick(next.Add(1))); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			if got := w.Rows(); got != clients*rounds {
+				t.Fatalf("%d rows committed, want %d", got, clients*rounds)
+			}
+			return w.Commits()
+		}
+		// A generous wait: every client is back long before it ends (the
+		// last round, one client short, waits it out once).
+		gathered := run(time.Second)
+		t.Logf("%d clicks from %d closed-loop clients: %d commits gathering", clients*rounds, clients, gathered)
+		// The first click may commit alone; then one commit per round (a
+		// few spare for stragglers on a loaded machine).
+		if gathered > rounds+3 {
+			t.Fatalf("%d commits for %d rounds of %d clients: the writer did not gather them", gathered, rounds, clients)
+		}
+	})
+}
+
+// TestWriterDoesNotHoldLoneClicks: a click with nothing else in flight is
+// committed at once, not held for GatherWait.
+func TestWriterDoesNotHoldLoneClicks(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		w := referral.NewClickWriter(d, referral.WriterOptions{GatherWait: 5 * time.Second})
+		defer w.Close(context.Background())
+		start := time.Now()
+		for i := range int64(4) {
+			if err := w.Record(context.Background(), writerClick(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if el := time.Since(start); el > 4*time.Second {
+			t.Fatalf("4 sequential clicks took %v: a lone click was held back", el)
+		}
+		if w.Commits() != 4 {
+			t.Fatalf("%d commits for 4 sequential clicks", w.Commits())
+		}
+	})
+}
