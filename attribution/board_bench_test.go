@@ -341,6 +341,14 @@ func benchScale(b *testing.B, kind string) {
 		}
 	}
 	for _, q := range scaleQueries(w, me, paths[chains[me].team]) {
+		// After a restart the server preloads each running campaign by
+		// computing its default board (Boards.Warm); the bench world's
+		// campaign is not in the campaigns table, so do what Warm does.
+		pre := newBoards()
+		if _, err := pre.Board(ctx, hqAdmin, w.camp.ID, attribution.BoardQuery{}); err != nil {
+			b.Fatal(err)
+		}
+		preloaded := timeQuery(b, ctx, pre, q)
 		bs := newBoards()
 		cold := timeQuery(b, ctx, bs, q)
 		var warm latencies
@@ -357,7 +365,7 @@ func benchScale(b *testing.B, kind string) {
 		for range 3 {
 			recompute = append(recompute, timeQuery(b, ctx, bare, q))
 		}
-		b.Logf("%s %-11s cold %8v  warm p50 %8v p99 %8v  after a new conversion p50 %8v p99 %8v  SQL recompute p50 %8v max %8v", kind, q.name, cold.Round(time.Microsecond),
+		b.Logf("%s %-11s cold %8v  first after preload %8v  warm p50 %8v p99 %8v  after a new conversion p50 %8v p99 %8v  SQL recompute p50 %8v max %8v", kind, q.name, cold.Round(time.Microsecond), preloaded.Round(time.Microsecond),
 			warm.pct(0.5).Round(time.Microsecond), warm.pct(0.99).Round(time.Microsecond),
 			fresh.pct(0.5).Round(time.Microsecond), fresh.pct(0.99).Round(time.Microsecond),
 			recompute.pct(0.5).Round(time.Microsecond), recompute.pct(1).Round(time.Microsecond))
