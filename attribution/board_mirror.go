@@ -113,6 +113,7 @@ type campMirror struct {
 	pending  map[int64]time.Time // delta ids > low reflected, first seen (wall)
 	reload   bool                // a background full reload is running
 	ref      *referralMirror     // counted clicks and shares
+	used     time.Time           // last asked for (wall clock; guarded by boardMirror.mu)
 }
 
 // boardMirror holds the campaigns' mirrors.
@@ -121,17 +122,28 @@ type boardMirror struct {
 	camps map[int64]*campMirror
 }
 
+// mirrorIdle is how long a campaign's mirror is kept without a board
+// being asked of it.
+const mirrorIdle = 30 * time.Minute
+
 func (m *boardMirror) campaign(id int64) *campMirror {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.camps == nil {
 		m.camps = map[int64]*campMirror{}
 	}
+	now := time.Now()
+	for other, cm := range m.camps { // free the memory of campaigns nobody looks at
+		if other != id && now.Sub(cm.used) > mirrorIdle {
+			delete(m.camps, other)
+		}
+	}
 	cm, ok := m.camps[id]
 	if !ok {
 		cm = &campMirror{}
 		m.camps[id] = cm
 	}
+	cm.used = now
 	return cm
 }
 
