@@ -82,6 +82,7 @@ type BoardEntry struct {
 	visitor map[string]bool
 	reached int64
 	adjustW int64
+	placed  bool // laid out by tally.orderHint
 }
 
 // Boards computes leaderboards from credits, clicks and shares.
@@ -109,8 +110,9 @@ type window struct {
 	from, to  string    // inclusive days
 	end       time.Time // heads and chains are taken at this instant
 	scopePath string
-	freeze    time.Time // zero: not frozen yet
-	open      bool      // the window ends now (not at a fixed instant)
+	freeze    time.Time    // zero: not frozen yet
+	open      bool         // the window ends now (not at a fixed instant)
+	hint      []BoardEntry // the previous board of the same query, if any: its order speeds up ranking
 }
 
 // Board returns the whole ranked board for the caller; it is visible to
@@ -145,6 +147,7 @@ func (b *Boards) cachedBoard(ctx context.Context, w window, q BoardQuery) (Board
 	if bd, ok := b.cache.get(k, v, now); ok {
 		return bd, nil
 	}
+	w.hint = b.cache.previous(k)
 	// Requests that miss together share one computation.
 	res, err, _ := b.flight.Do(fmt.Sprintf("%+v/%+v", k, v), func() (any, error) {
 		bd, err := b.compute(ctx, w, q)

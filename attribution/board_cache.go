@@ -70,6 +70,14 @@ func (c *boardCache) get(k boardKey, v dataVersion, now time.Time) (Board, bool)
 	return e.board, true
 }
 
+// previous returns the entries of the board last cached for k, whatever
+// its version (nil if none).
+func (c *boardCache) previous(k boardKey) []BoardEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[k].board.Entries
+}
+
 // put stores a board; the cache holds at most 256 boards (then starts over).
 func (c *boardCache) put(k boardKey, v dataVersion, now time.Time, b Board) {
 	c.mu.Lock()

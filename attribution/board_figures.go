@@ -12,10 +12,31 @@ import (
 
 // tally collects a board's entries by key.
 type tally struct {
-	level string
-	m     map[int64]*BoardEntry
-	pe    *placementEntry // cached placements at the window's end, if any
-	block []BoardEntry    // entries are allocated in blocks, not one by one
+	level   string
+	m       map[int64]*BoardEntry
+	pe      *placementEntry // cached placements at the window's end, if any
+	block   []BoardEntry    // entries are allocated in blocks, not one by one
+	hint    []BoardEntry    // a previous board: entries are laid out in its order
+	ordered []*BoardEntry
+}
+
+// orderHint lays the entries out in the previous board's order (new ones
+// after), so that ranking sorts a nearly sorted list: after one new
+// conversion, only a few entries move.
+func (t *tally) orderHint() []*BoardEntry {
+	t.ordered = make([]*BoardEntry, 0, len(t.m))
+	for i := range t.hint {
+		if e, ok := t.m[t.hint[i].ID]; ok && !e.placed {
+			e.placed = true
+			t.ordered = append(t.ordered, e)
+		}
+	}
+	for _, e := range t.m {
+		if !e.placed {
+			t.ordered = append(t.ordered, e)
+		}
+	}
+	return t.ordered
 }
 
 func (t *tally) get(key int64) *BoardEntry {
@@ -68,6 +89,7 @@ func (b *Boards) entries(ctx context.Context, w window, q BoardQuery) ([]BoardEn
 	if err := b.addAdjustments(ctx, w, t); err != nil {
 		return nil, err
 	}
+	t.hint = w.hint
 	return b.finish(ctx, t, q)
 }
 
@@ -238,10 +260,9 @@ func (b *Boards) finish(ctx context.Context, t *tally, q BoardQuery) ([]BoardEnt
 	if err != nil {
 		return nil, err
 	}
-	ptrs := make([]*BoardEntry, 0, len(t.m))
 	values := make([]float64, 0, len(t.m))
 	times := make([]time.Time, 0, len(t.m))
-	for _, e := range t.m {
+	for _, e := range t.orderHint() {
 		e.Name = names[e.ID]
 		if e.visitor != nil {
 			e.Visitors = int64(len(e.visitor))
@@ -260,8 +281,8 @@ func (b *Boards) finish(ctx context.Context, t *tally, q BoardQuery) ([]BoardEnt
 		if q.Level == LevelStaff {
 			e.Heads = 0
 		}
-		ptrs = append(ptrs, e)
 	}
+	ptrs := t.ordered
 	rank(ptrs)
 	out := make([]BoardEntry, len(ptrs))
 	for i, e := range ptrs {
