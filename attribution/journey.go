@@ -28,10 +28,11 @@ type JourneyIdent struct {
 	Value string `json:"value"`
 }
 
-// JourneyEvent is a click, contact, conversion, credit or reversal.
+// JourneyEvent is a click, contact, conversion, credit or reversal, a
+// lead, a card event or a perk claim.
 type JourneyEvent struct {
 	At           time.Time `json:"at"`
-	Kind         string    `json:"kind"` // click, contact, conversion, credit, reversal
+	Kind         string    `json:"kind"` // click, contact, conversion, credit, reversal, lead, card_event, perk_claim
 	ID           int64     `json:"id,string"`
 	StaffID      int64     `json:"staff_id,string,omitempty"`
 	StaffName    string    `json:"staff_name,omitempty"`
@@ -42,6 +43,8 @@ type JourneyEvent struct {
 	Weight       float64   `json:"weight,omitempty"`
 	Counted      *bool     `json:"counted,omitempty"`
 	ConversionID int64     `json:"conversion_id,string,omitempty"`
+	Status       string    `json:"status,omitempty"` // lead: its status; card event: the perk engine's outcome; claim: "claimed"
+	Detail       string    `json:"detail,omitempty"` // lead: outcome; card event: card product; claim: the grant
 }
 
 // errNoCustomer is what anyone outside the customer's circle gets.
@@ -79,20 +82,28 @@ func (s BoardStore) serves(ctx context.Context, ext sqlx.ExtContext, p auth.Prin
 	if p.ReadsAll() {
 		return true, nil
 	}
-	credit, contact, args := `c.staff_id = ?`, `t.staff_id = ?`, []any{p.StaffID}
+	credit, contact, lead, args := `c.staff_id = ?`, `t.staff_id = ?`, `l.assignee_id = ?`, []any{p.StaffID}
 	if prefix, ok := p.ScopePath(); ok && prefix != "" {
 		lo, hi := auth.PathRange(prefix)
 		credit = `c.unit_path >= ? AND c.unit_path < ?`
-		contact = `t.staff_id IN (SELECT s.id FROM staff s JOIN org_units u ON u.id = s.unit_id WHERE u.path >= ? AND u.path < ?)`
+		inSubtree := ` IN (SELECT s.id FROM staff s JOIN org_units u ON u.id = s.unit_id WHERE u.path >= ? AND u.path < ?)`
+		contact, lead = `t.staff_id`+inSubtree, `l.assignee_id`+inSubtree
 		args = []any{lo, hi}
 	}
+	// Served: credited for a conversion, contacted, or assigned a lead.
 	q := `SELECT COUNT(*) FROM (
 		SELECT c.id FROM credits c JOIN conversions v ON v.id = c.conversion_id JOIN customer_identifiers i ON i.id = v.identifier_id
 		WHERE i.cluster_id = ? AND ` + credit + `
 		UNION ALL
-		SELECT t.id FROM touches t JOIN customer_identifiers i ON i.id = t.identifier_id WHERE i.cluster_id = ? AND ` + contact + `) x`
+		SELECT t.id FROM touches t JOIN customer_identifiers i ON i.id = t.identifier_id WHERE i.cluster_id = ? AND ` + contact + `
+		UNION ALL
+		SELECT l.id FROM leads l JOIN customer_identifiers i ON i.kind = 'customer_id' AND i.value = l.customer_id
+		WHERE i.cluster_id = ? AND ` + lead + `) x`
 	var n int
-	all := append(append([]any{cluster}, args...), append([]any{cluster}, args...)...)
+	var all []any
+	for range 3 {
+		all = append(append(all, cluster), args...)
+	}
 	if err := sqlx.GetContext(ctx, ext, &n, q, all...); err != nil {
 		return false, fmt.Errorf("attribution: journey scope: %w", err)
 	}
@@ -148,11 +159,44 @@ SELECT c.kind, c.id, c.created_at, c.staff_id, COALESCE(s.name, ''), '', c.campa
 FROM credits c JOIN conversions v ON v.id = c.conversion_id JOIN customer_identifiers i ON i.id = v.identifier_id LEFT JOIN staff s ON s.id = c.staff_id
 WHERE i.cluster_id = ?`
 
+// journeyLater is the journey's leads (with the assigned staff member),
+// card events and perk claims, found by the cluster's customer numbers.
+const journeyLater = `
+SELECT 'lead' AS kind, l.id, l.triggered_at AS at, COALESCE(l.assignee_id, 0) AS staff_id, COALESCE(s.name, '') AS staff_name, l.channel,
+	0 AS campaign_id, l.product AS type, l.status, l.outcome
+FROM leads l JOIN customer_identifiers i ON i.kind = 'customer_id' AND i.value = l.customer_id LEFT JOIN staff s ON s.id = l.assignee_id
+WHERE i.cluster_id = ?
+UNION ALL
+SELECT 'card_event', e.id, e.occurred_at, 0, '', '', 0, e.kind, e.outcome, e.product
+FROM perk_card_events e JOIN customer_identifiers i ON i.kind = 'customer_id' AND i.value = e.customer_id
+WHERE i.cluster_id = ?
+UNION ALL
+SELECT 'perk_claim', c.id, c.claimed_at, 0, '', '', 0, c.kind, c.grant_key, ''
+FROM perk_claims c JOIN customer_identifiers i ON i.kind = 'customer_id' AND i.value = c.customer_id
+WHERE i.cluster_id = ?`
+
+type journeyLaterRow struct {
+	Kind       string `db:"kind"`
+	ID         int64  `db:"id"`
+	At         int64  `db:"at"`
+	StaffID    int64  `db:"staff_id"`
+	StaffName  string `db:"staff_name"`
+	Channel    string `db:"channel"`
+	CampaignID int64  `db:"campaign_id"`
+	Type       string `db:"type"`
+	Status     string `db:"status"`
+	Extra      string `db:"outcome"`
+}
+
 // journeyEvents returns the cluster's events in time order.
 func (s BoardStore) journeyEvents(ctx context.Context, ext sqlx.ExtContext, cluster int64) ([]JourneyEvent, error) {
 	var rows []journeyRow
 	if err := sqlx.SelectContext(ctx, ext, &rows, journeyQuery, cluster, cluster, cluster, cluster); err != nil {
 		return nil, fmt.Errorf("attribution: journey: %w", err)
+	}
+	var later []journeyLaterRow
+	if err := sqlx.SelectContext(ctx, ext, &later, journeyLater, cluster, cluster, cluster); err != nil {
+		return nil, fmt.Errorf("attribution: journey leads and perks: %w", err)
 	}
 	out := make([]JourneyEvent, len(rows))
 	for i, r := range rows {
@@ -166,6 +210,14 @@ func (s BoardStore) journeyEvents(ctx context.Context, ext sqlx.ExtContext, clus
 			e.Counted = &counted
 		}
 		out[i] = e
+	}
+	for _, r := range later {
+		e := JourneyEvent{At: db.FromMicros(r.At).UTC(), Kind: r.Kind, ID: r.ID, StaffID: r.StaffID, StaffName: r.StaffName,
+			Channel: r.Channel, Type: r.Type, Status: r.Status, Detail: r.Extra}
+		if r.Kind == "perk_claim" {
+			e.Status, e.Detail = "claimed", r.Status
+		}
+		out = append(out, e)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].At.Equal(out[j].At) {
