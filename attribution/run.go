@@ -20,6 +20,7 @@ type gathered struct {
 	bindings []Binding
 	touches  []Touch
 	fresh    bool // a new conversion (no disputes yet)
+	later    bool // the cluster has conversions after it (when asked)
 }
 
 // attributeConversion decides the conversion in every campaign covering
@@ -31,7 +32,7 @@ func (s *Service) attributeConversion(ctx context.Context, ext sqlx.ExtContext, 
 	if err != nil || len(camps) == 0 {
 		return err
 	}
-	g, err := s.gather(ctx, ext, row, cl, camps)
+	g, err := s.gather(ctx, ext, row, cl, camps, false)
 	if err != nil {
 		return err
 	}
@@ -49,8 +50,10 @@ func (s *Service) attributeConversion(ctx context.Context, ext sqlx.ExtContext, 
 }
 
 // gather reads the bindings and the touches (contacts and clicks) of the
-// customer within the longest lookback of the campaigns.
-func (s *Service) gather(ctx context.Context, ext sqlx.ExtContext, row conversionRow, cl customer.Cluster, camps []Campaign) (gathered, error) {
+// customer within the longest lookback of the campaigns; with later, it
+// also tells (in the same query) whether the cluster has conversions after
+// the new conversion row.
+func (s *Service) gather(ctx context.Context, ext sqlx.ExtContext, row conversionRow, cl customer.Cluster, camps []Campaign, later bool) (gathered, error) {
 	at := db.FromMicros(row.OccurredAt)
 	g := gathered{conv: Conversion{ID: row.ID, Type: row.Type, AmountFen: row.AmountFen, OccurredAt: at}, cluster: cl}
 	lookback := 0
@@ -59,7 +62,12 @@ func (s *Service) gather(ctx context.Context, ext sqlx.ExtContext, row conversio
 	}
 	from := at.Add(-time.Duration(lookback) * Day)
 	var err error
-	if g.touches, err = s.Store.clusterTouches(ctx, ext, cl.ID, from, at); err != nil {
+	if later {
+		g.touches, g.later, err = s.Store.clusterTouchesAndLater(ctx, ext, cl.ID, from, row)
+	} else {
+		g.touches, err = s.Store.clusterTouches(ctx, ext, cl.ID, from, at)
+	}
+	if err != nil {
 		return g, err
 	}
 	clicks, err := s.Referrals.Clicks(ctx, ext, cl.Values(customer.KindVisitor), cl.Values(customer.KindClick), from, at)
@@ -136,7 +144,7 @@ func staffIDs(g gathered, p *Protection) []int64 {
 // deltas); a frozen campaign gets adjustments instead.
 func (s *Service) apply(ctx context.Context, ext sqlx.ExtContext, row conversionRow, c Campaign, res Result, why, actor string, now time.Time) error {
 	if why == "" { // a new conversion: nothing stored for it yet
-		return s.firstApply(ctx, ext, row, c, res, now)
+		return s.firstApply(ctx, ext, row, newCreditRows(row, c, res, now), res, now)
 	}
 	old, err := s.Store.credits(ctx, ext, row.ID, c.ID)
 	if err != nil {
@@ -169,10 +177,11 @@ func (s *Service) apply(ctx context.Context, ext sqlx.ExtContext, row conversion
 			"before": netByStaff(old), "after": netByStaff(fresh)}})
 }
 
-// firstApply stores the first decision of a new conversion, which has no
-// credits, reversals or disputes yet.
-func (s *Service) firstApply(ctx context.Context, ext sqlx.ExtContext, row conversionRow, c Campaign, res Result, now time.Time) error {
-	if err := s.Store.insertCredits(ctx, ext, newCreditRows(row, c, res, now)); err != nil {
+// firstApply stores the first decision of a new conversion (its credit
+// rows made by newCreditRows), which has no credits, reversals or
+// disputes yet.
+func (s *Service) firstApply(ctx context.Context, ext sqlx.ExtContext, row conversionRow, rows []creditRow, res Result, now time.Time) error {
+	if err := s.Store.insertCredits(ctx, ext, rows); err != nil {
 		return err
 	}
 	if err := s.Store.insertAttribution(ctx, ext, row.ID, db.FromMicros(row.OccurredAt), res, now); err != nil {

@@ -62,20 +62,22 @@ func NewService(d *db.DB, clk clock.Clock, cust *customer.Service, camps Campaig
 	return s
 }
 
+// withTx runs fn in a transaction, retried on deadlocks.
+func (s *Service) withTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	if s.serial != nil {
+		s.serial.Lock()
+		defer s.serial.Unlock()
+	}
+	return db.Retry(ctx, func() error { return s.DB.WithTx(ctx, fn) })
+}
+
 // inTx runs fn in a transaction, retried on deadlocks and once more when
 // a concurrent transaction took the same idempotency key (the retry then
 // finds the winner's row).
 func (s *Service) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	run := func() error {
-		if s.serial != nil {
-			s.serial.Lock()
-			defer s.serial.Unlock()
-		}
-		return db.Retry(ctx, func() error { return s.DB.WithTx(ctx, fn) })
-	}
-	err := run()
+	err := s.withTx(ctx, fn)
 	if errors.Is(err, errRaced) {
-		err = run()
+		err = s.withTx(ctx, fn)
 	}
 	return err
 }
@@ -92,49 +94,71 @@ type conversionPayload struct {
 // (source, external id) and payload returns the original conversion with
 // created false; the same key with another payload is ErrKeyReused.
 func (s *Service) Record(ctx context.Context, in ConversionInput, actor string) (ConversionView, bool, error) {
-	if err := in.validate(); err != nil {
+	now := s.Clock.Now()
+	p, err := s.prepare(in, now)
+	if err != nil {
 		return ConversionView{}, false, err
 	}
-	now, at := s.Clock.Now(), in.OccurredAt.UTC()
+	row, ids := p.row, p.ids
+	// The conversion is inserted straight away, without first reading its
+	// key: the unique key refuses a repeat, the transaction is rolled back
+	// (nothing of it stays) and the stored conversion is read then. The
+	// key decides before any other error, as a read first would have.
+	var id int64
+	var fresh *ConversionView
+	for try := 0; ; try++ {
+		err = s.withTx(ctx, func(tx *sqlx.Tx) error {
+			var err error
+			id, fresh, err = s.recordTx(ctx, tx, row, ids, actor, now)
+			return err
+		})
+		if err == nil {
+			if fresh != nil {
+				return *fresh, true, nil
+			}
+			v, err := s.view(ctx, s.DB, id)
+			return v, true, err
+		}
+		old, kerr := s.Store.conversionByKey(ctx, s.DB, row.Source, row.ExternalID)
+		switch {
+		case kerr == nil && old.PayloadHash != row.PayloadHash:
+			return ConversionView{}, false, ErrKeyReused
+		case kerr == nil:
+			v, err := s.view(ctx, s.DB, old.ID)
+			return v, false, err
+		case !errors.Is(kerr, db.ErrNoRows):
+			return ConversionView{}, false, fmt.Errorf("attribution: conversion by key: %w", kerr)
+		case !errors.Is(err, errRaced) || try > 0:
+			return ConversionView{}, false, err
+		}
+	}
+}
+
+// prepare checks and normalises a conversion input into the row to store.
+func (s *Service) prepare(in ConversionInput, now time.Time) (pending, error) {
+	if err := in.validate(); err != nil {
+		return pending{}, err
+	}
+	at := in.OccurredAt.UTC()
 	if err := checkFuture(at, now); err != nil {
-		return ConversionView{}, false, err
+		return pending{}, err
 	}
 	ids, err := s.Customers.Normalize(in.Customer, "customer.")
 	if err != nil {
-		return ConversionView{}, false, err
+		return pending{}, err
 	}
 	row := conversionRow{Source: in.Source, ExternalID: in.ExternalID, Type: in.Type, AmountFen: *in.AmountFen, ProductCode: in.ProductCode,
 		Channel: in.Channel, SubChannel: in.SubChannel, InvitationCode: in.InvitationCode, ReferralToken: in.ReferralToken,
 		OccurredAt: db.Micros(at), CreatedAt: db.Micros(now), CustomerNo: in.Customer.CustomerID}
 	row.PayloadHash = payloadHash(conversionPayload{row.Type, row.ProductCode, row.Channel, row.SubChannel, row.InvitationCode, row.ReferralToken, row.AmountFen, row.OccurredAt, ids})
-	var id int64
-	created := false
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
-		old, err := s.Store.conversionByKey(ctx, tx, row.Source, row.ExternalID)
-		switch {
-		case err == nil && old.PayloadHash != row.PayloadHash:
-			return ErrKeyReused
-		case err == nil:
-			id, created = old.ID, false
-			return nil
-		case !errors.Is(err, db.ErrNoRows):
-			return fmt.Errorf("attribution: conversion by key: %w", err)
-		}
-		id, err = s.recordTx(ctx, tx, row, ids, actor, now)
-		created = err == nil
-		return err
-	})
-	if err != nil {
-		return ConversionView{}, false, err
-	}
-	v, err := s.view(ctx, s.DB, id)
-	return v, created, err
+	return pending{row: row, ids: ids}, nil
 }
 
 // recordTx stores a new conversion, links its customer's identifiers and
 // attributes it (and, when the link joined known clusters, re-attributes
-// the customer's other conversions).
-func (s *Service) recordTx(ctx context.Context, tx *sqlx.Tx, row conversionRow, ids []customer.Identifier, actor string, now time.Time) (int64, error) {
+// the customer's other conversions). It returns the conversion's view
+// when it has it in hand (a first attribution), else nil.
+func (s *Service) recordTx(ctx context.Context, tx *sqlx.Tx, row conversionRow, ids []customer.Identifier, actor string, now time.Time) (int64, *ConversionView, error) {
 	if row.ReferralToken != "" {
 		if _, click, err := s.Referrals.TokenBinding(ctx, tx, row.ReferralToken); err == nil {
 			ids = append(ids, customer.Identifier{Kind: customer.KindClick, Value: click})
@@ -142,43 +166,76 @@ func (s *Service) recordTx(ctx context.Context, tx *sqlx.Tx, row conversionRow, 
 	}
 	link, err := s.Customers.Link(ctx, tx, ids, row.Source, actor, now)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	row.IdentifierID = link.AnchorID
 	if row.ID, err = s.Store.insertConversion(ctx, tx, row); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
+	var v *ConversionView
 	if link.Merged() {
 		if err := s.reattributeCluster(ctx, tx, link.Cluster.ID, time.Time{}, actor, "identity_link", now); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
-	} else if err := s.attributeNew(ctx, tx, row, link.Cluster, actor, now); err != nil {
-		return 0, err
+	} else if v, err = s.attributeNew(ctx, tx, row, link.Cluster, actor, now); err != nil {
+		return 0, nil, err
 	}
-	return row.ID, audit.Record(ctx, tx, audit.Entry{At: now, Actor: actor, Action: "conversion.record", EntityType: "conversion",
+	return row.ID, v, audit.Record(ctx, tx, audit.Entry{At: now, Actor: actor, Action: "conversion.record", EntityType: "conversion",
 		EntityID: strconv.FormatInt(row.ID, 10), Detail: map[string]any{"source": row.Source, "external_id": row.ExternalID, "amount_fen": row.AmountFen}})
 }
 
 // attributeNew attributes a new conversion and then, when it arrived out
 // of order, the customer's later conversions (a protection period it
-// starts changes them), so that arrival order never changes credits.
-func (s *Service) attributeNew(ctx context.Context, ext sqlx.ExtContext, row conversionRow, cl customer.Cluster, actor string, now time.Time) error {
-	if err := s.attributeConversion(ctx, ext, row, cl, "", actor, now); err != nil {
-		return err
-	}
-	later, err := s.Store.clusterConversions(ctx, ext, cl.ID, db.FromMicros(row.OccurredAt))
+// starts changes them), so that arrival order never changes credits. It
+// returns the new conversion's view, built from what it wrote.
+func (s *Service) attributeNew(ctx context.Context, ext sqlx.ExtContext, row conversionRow, cl customer.Cluster, actor string, now time.Time) (*ConversionView, error) {
+	v := newView(row)
+	at := db.FromMicros(row.OccurredAt)
+	camps, err := s.Campaigns.Covering(ctx, ext, at)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, c := range later {
-		if c.ID == row.ID || c.OccurredAt == row.OccurredAt && c.ID < row.ID {
+	later := true // unknown until read
+	if len(camps) > 0 {
+		g, err := s.gather(ctx, ext, row, cl, camps, true)
+		if err != nil {
+			return nil, err
+		}
+		g.fresh, later = true, g.later
+		for _, c := range camps {
+			res, err := s.decide(ctx, ext, g, c)
+			if err != nil {
+				return nil, err
+			}
+			rows := newCreditRows(row, c, res, now)
+			if err := s.firstApply(ctx, ext, row, rows, res, now); err != nil {
+				return nil, err
+			}
+			v.Attributions = append(v.Attributions, attributionView(c.ID, res, 1, rows))
+		}
+	}
+	if !later {
+		return &v, nil
+	}
+	convs, err := s.Store.clusterConversions(ctx, ext, cl.ID, at)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range convs {
+		if !isLater(c, row) {
 			continue
 		}
 		if err := s.attributeConversion(ctx, ext, c, cl, "late_conversion", actor, now); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return &v, nil
+}
+
+// isLater reports whether c comes after the new conversion row (in time,
+// then id), so that row's arrival may change its attribution.
+func isLater(c, row conversionRow) bool {
+	return c.ID != row.ID && (c.OccurredAt != row.OccurredAt || c.ID > row.ID)
 }
 
 // reattributeCluster attributes again every conversion of the cluster at

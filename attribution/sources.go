@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -53,6 +54,13 @@ type Bank struct {
 	Org     *org.Store
 	HashKey []byte     // signs referral tokens
 	cache   *campCache // hydrated campaigns by version; nil: no cache
+	kinds   *kindCache // org unit kinds (they never change); nil: no cache
+}
+
+// kindCache keeps the kinds of org units, which never change.
+type kindCache struct {
+	mu sync.Mutex
+	m  map[int64]org.Kind
 }
 
 // campCache keeps hydrated campaigns keyed by their version (id, status,
@@ -153,12 +161,128 @@ type staffFactRow struct {
 	PhoneHash  sql.NullString `db:"phone_hash"`
 }
 
-// StaffAt returns staff facts with their chains at at.
+// staffAtQuery reads the staff facts with their unit and its path at an
+// instant (the org's assignment and path history) in one query.
+const staffAtQuery = `SELECT s.id, s.employee_no, s.left_at, s.phone_hash, a.unit_id, p.path FROM staff s
+	LEFT JOIN staff_assignments a ON a.staff_id = s.id AND a.valid_from <= ? AND a.valid_to > ?
+	LEFT JOIN unit_paths p ON p.unit_id = a.unit_id AND p.valid_from <= ? AND p.valid_to > ?
+	WHERE s.id IN (?)`
+
+type staffAtRow struct {
+	staffFactRow
+	UnitID sql.NullInt64  `db:"unit_id"`
+	Path   sql.NullString `db:"path"`
+}
+
+// StaffAt returns staff facts with their chains at at: one query for the
+// facts, units and paths, and the unit kinds from a cache. A unit without
+// a path at that instant (which the org resolves by its first path) falls
+// back to the org's own chain reads.
 func (b Bank) StaffAt(ctx context.Context, ext sqlx.ExtContext, ids []int64, at time.Time) (map[int64]Staff, error) {
 	out := make(map[int64]Staff, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
+	us := db.Micros(at)
+	q, args, err := sqlx.In(staffAtQuery, us, us, us, us, ids)
+	if err != nil {
+		return nil, fmt.Errorf("attribution: staff: %w", err)
+	}
+	var rows []staffAtRow
+	if err := sqlx.SelectContext(ctx, ext, &rows, ext.Rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("attribution: staff: %w", err)
+	}
+	var unitIDs []int64
+	for _, r := range rows {
+		if r.UnitID.Valid && !r.Path.Valid {
+			return b.staffAtOrg(ctx, ext, ids, at)
+		}
+		unitIDs = append(unitIDs, org.PathIDs(r.Path.String)...)
+	}
+	kinds, err := b.unitKinds(ctx, ext, unitIDs)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		s := Staff{ID: r.ID, EmployeeNo: r.EmployeeNo, LeftAt: r.LeftAt.Time, PhoneHash: r.PhoneHash.String}
+		if r.UnitID.Valid {
+			s.Chain = chainOf(r.UnitID.Int64, r.Path.String, kinds)
+		}
+		out[r.ID] = s
+	}
+	return out, nil
+}
+
+// chainOf classifies the units on a path by kind (as the org does).
+func chainOf(unitID int64, path string, kinds map[int64]org.Kind) Chain {
+	c := Chain{UnitID: unitID, UnitPath: path}
+	for _, id := range org.PathIDs(path) {
+		switch kinds[id] {
+		case org.KindRegion:
+			c.RegionID = id
+		case org.KindBranch:
+			c.BranchID = id
+		case org.KindSubbranch:
+			c.SubbranchID = id
+		case org.KindTeam:
+			c.TeamID = id
+		}
+	}
+	return c
+}
+
+// unitKinds returns the kinds of the units, from the cache where known.
+func (b Bank) unitKinds(ctx context.Context, ext sqlx.ExtContext, ids []int64) (map[int64]org.Kind, error) {
+	out := make(map[int64]org.Kind, len(ids))
+	miss := ids
+	if b.kinds != nil {
+		miss = nil
+		b.kinds.mu.Lock()
+		for _, id := range ids {
+			if k, ok := b.kinds.m[id]; ok {
+				out[id] = k
+			} else {
+				miss = append(miss, id)
+			}
+		}
+		b.kinds.mu.Unlock()
+	}
+	if len(miss) == 0 {
+		return out, nil
+	}
+	miss = slices.Clone(miss)
+	slices.Sort(miss)
+	miss = slices.Compact(miss)
+	q, args, err := sqlx.In(`SELECT id, kind FROM org_units WHERE id IN (?)`, miss)
+	if err != nil {
+		return nil, fmt.Errorf("attribution: unit kinds: %w", err)
+	}
+	var rows []struct {
+		ID   int64  `db:"id"`
+		Kind string `db:"kind"`
+	}
+	if err := sqlx.SelectContext(ctx, ext, &rows, ext.Rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("attribution: unit kinds: %w", err)
+	}
+	for _, r := range rows {
+		out[r.ID] = org.Kind(r.Kind)
+	}
+	if b.kinds != nil {
+		b.kinds.mu.Lock()
+		if len(b.kinds.m) > 100_000 {
+			clear(b.kinds.m)
+		}
+		for _, r := range rows {
+			b.kinds.m[r.ID] = org.Kind(r.Kind)
+		}
+		b.kinds.mu.Unlock()
+	}
+	return out, nil
+}
+
+// staffAtOrg returns staff facts with their chains read by the org.
+func (b Bank) staffAtOrg(ctx context.Context, ext sqlx.ExtContext, ids []int64, at time.Time) (map[int64]Staff, error) {
+	out := make(map[int64]Staff, len(ids))
 	chains, err := b.Org.ChainsAt(ctx, ext, ids, at)
 	if err != nil {
 		return nil, err
@@ -285,7 +409,8 @@ func clickTouch(r clickRow) Touch {
 // NewBankService returns the service wired to the bank's own campaign, org
 // and referral packages; hashKey keys phone hashes and referral tokens.
 func NewBankService(d *db.DB, clk clock.Clock, hasher *pii.Hasher, hashKey []byte) *Service {
-	bank := Bank{Org: org.NewStore(d.Dialect), HashKey: hashKey, cache: &campCache{m: map[campVersion]Campaign{}}}
+	bank := Bank{Org: org.NewStore(d.Dialect), HashKey: hashKey, cache: &campCache{m: map[campVersion]Campaign{}},
+		kinds: &kindCache{m: map[int64]org.Kind{}}}
 	cust := &customer.Service{Store: customer.Store{Dialect: d.Dialect}, Hasher: hasher, Tokens: bank}
 	return NewService(d, clk, cust, bank, bank, bank)
 }

@@ -61,6 +61,33 @@ func (s Store) conversionByKey(ctx context.Context, ext sqlx.ExtContext, source,
 	return r, err
 }
 
+// conversionKeys returns the payload hashes of the stored conversions
+// among the keys (source, external id) of ps, in one read.
+func (s Store) conversionKeys(ctx context.Context, ext sqlx.ExtContext, ps []pending) (map[[2]string]string, error) {
+	out := make(map[[2]string]string, len(ps))
+	if len(ps) == 0 {
+		return out, nil
+	}
+	conds := make([]string, len(ps))
+	args := make([]any, 0, 2*len(ps))
+	for i, p := range ps {
+		conds[i] = "(source = ? AND external_id = ?)"
+		args = append(args, p.row.Source, p.row.ExternalID)
+	}
+	var rows []struct {
+		Source      string `db:"source"`
+		ExternalID  string `db:"external_id"`
+		PayloadHash string `db:"payload_hash"`
+	}
+	if err := sqlx.SelectContext(ctx, ext, &rows, `SELECT source, external_id, payload_hash FROM conversions WHERE `+strings.Join(conds, " OR "), args...); err != nil {
+		return nil, fmt.Errorf("attribution: conversion keys: %w", err)
+	}
+	for _, r := range rows {
+		out[[2]string{r.Source, r.ExternalID}] = r.PayloadHash
+	}
+	return out, nil
+}
+
 // conversionByID returns one conversion, or db.ErrNoRows.
 func (s Store) conversionByID(ctx context.Context, ext sqlx.ExtContext, id int64, lock bool) (conversionRow, error) {
 	q := `SELECT ` + conversionCols + ` FROM conversions WHERE id = ?`
@@ -150,6 +177,36 @@ func (s Store) clusterTouches(ctx context.Context, ext sqlx.ExtContext, cluster 
 		out[i] = Touch{Source: "contact", ID: r.ID, At: db.FromMicros(r.OccurredAt), StaffID: r.StaffID, CampaignID: r.CampaignID, Channel: r.Channel, Kind: r.Kind}
 	}
 	return out, nil
+}
+
+// clusterTouchesAndLater is clusterTouches in [from, row's time] together
+// with whether the cluster has a conversion after row (in time, then id),
+// in one query.
+func (s Store) clusterTouchesAndLater(ctx context.Context, ext sqlx.ExtContext, cluster int64, from time.Time, row conversionRow) ([]Touch, bool, error) {
+	var rows []struct {
+		touchRow
+		Conv bool `db:"conv"`
+	}
+	q := `SELECT t.id, t.staff_id, t.channel, t.kind, t.campaign_id, t.occurred_at, 0 AS conv FROM touches t
+		JOIN customer_identifiers i ON i.id = t.identifier_id
+		WHERE i.cluster_id = ? AND t.occurred_at >= ? AND t.occurred_at <= ?
+		UNION ALL
+		SELECT c.id, 0, '', '', 0, c.occurred_at, 1 FROM conversions c
+		JOIN customer_identifiers i ON i.id = c.identifier_id
+		WHERE i.cluster_id = ? AND c.occurred_at >= ? AND c.id <> ?`
+	if err := sqlx.SelectContext(ctx, ext, &rows, q, cluster, db.Micros(from), row.OccurredAt, cluster, row.OccurredAt, row.ID); err != nil {
+		return nil, false, fmt.Errorf("attribution: cluster touches: %w", err)
+	}
+	out := make([]Touch, 0, len(rows))
+	later := false
+	for _, r := range rows {
+		if r.Conv {
+			later = later || isLater(conversionRow{ID: r.ID, OccurredAt: r.OccurredAt}, row)
+			continue
+		}
+		out = append(out, Touch{Source: "contact", ID: r.ID, At: db.FromMicros(r.OccurredAt), StaffID: r.StaffID, CampaignID: r.CampaignID, Channel: r.Channel, Kind: r.Kind})
+	}
+	return out, later, nil
 }
 
 // protectionAt returns the latest protection that began in campaign for

@@ -53,6 +53,23 @@ func creditView(c creditRow) CreditView {
 	return CreditView{StaffID: c.StaffID, Kind: c.Kind, Weight: Weight(c.WeightMicro), CreditedFen: c.CreditedFen, Day: c.Day, Chain: c.chain()}
 }
 
+// newView is the view of a conversion row without attributions.
+func newView(r conversionRow) ConversionView {
+	return ConversionView{ID: r.ID, Source: r.Source, ExternalID: r.ExternalID, Type: r.Type, CustomerID: r.CustomerNo, AmountFen: r.AmountFen,
+		ReversedFen: r.ReversedFen, ProductCode: r.ProductCode, Channel: r.Channel, SubChannel: r.SubChannel,
+		OccurredAt: db.FromMicros(r.OccurredAt), CreatedAt: db.FromMicros(r.CreatedAt), Attributions: []AttributionView{}}
+}
+
+// attributionView is a campaign's outcome with its credits (in id order).
+func attributionView(campaignID int64, res Result, version int, crs []creditRow) AttributionView {
+	av := AttributionView{CampaignID: campaignID, Rule: res.Rule, Reason: res.Reason, Version: version, Credits: []CreditView{}}
+	for _, c := range crs {
+		av.Credits = append(av.Credits, creditView(c))
+		av.CreditedFen += c.CreditedFen
+	}
+	return av
+}
+
 // view loads a conversion with its attributions and credits.
 func (s *Service) view(ctx context.Context, ext sqlx.ExtContext, id int64) (ConversionView, error) {
 	r, err := s.Store.conversionByID(ctx, ext, id, false)
@@ -62,24 +79,17 @@ func (s *Service) view(ctx context.Context, ext sqlx.ExtContext, id int64) (Conv
 	if err != nil {
 		return ConversionView{}, fmt.Errorf("attribution: conversion: %w", err)
 	}
-	v := ConversionView{ID: r.ID, Source: r.Source, ExternalID: r.ExternalID, Type: r.Type, CustomerID: r.CustomerNo, AmountFen: r.AmountFen,
-		ReversedFen: r.ReversedFen, ProductCode: r.ProductCode, Channel: r.Channel, SubChannel: r.SubChannel,
-		OccurredAt: db.FromMicros(r.OccurredAt), CreatedAt: db.FromMicros(r.CreatedAt), Attributions: []AttributionView{}}
+	v := newView(r)
 	atts, err := s.Store.attributions(ctx, ext, id)
 	if err != nil {
 		return ConversionView{}, err
 	}
 	for _, a := range atts {
-		av := AttributionView{CampaignID: a.CampaignID, Rule: Rule(a.Rule), Reason: a.Reason, Version: a.Version, Credits: []CreditView{}}
 		crs, err := s.Store.credits(ctx, ext, id, a.CampaignID)
 		if err != nil {
 			return ConversionView{}, err
 		}
-		for _, c := range crs {
-			av.Credits = append(av.Credits, creditView(c))
-			av.CreditedFen += c.CreditedFen
-		}
-		v.Attributions = append(v.Attributions, av)
+		v.Attributions = append(v.Attributions, attributionView(a.CampaignID, Result{Rule: Rule(a.Rule), Reason: a.Reason}, a.Version, crs))
 	}
 	return v, nil
 }

@@ -102,7 +102,7 @@ func (s *Service) whatIfOne(ctx context.Context, id int64, live, alt Campaign, r
 	if err != nil {
 		return false, err
 	}
-	g, err := s.gather(ctx, s.DB, row, cl, []Campaign{live, alt})
+	g, err := s.gather(ctx, s.DB, row, cl, []Campaign{live, alt}, false)
 	if err != nil {
 		return false, err
 	}

@@ -94,7 +94,7 @@ func (r LinkResult) Merged() bool { return r.Joined }
 // transaction), merging their clusters; linking a cluster to itself
 // changes nothing. A merge is audited.
 func (s *Service) Link(ctx context.Context, ext sqlx.ExtContext, ids []Identifier, source, actor string, now time.Time) (LinkResult, error) {
-	rows, err := s.Store.Ensure(ctx, ext, ids, now)
+	rows, read, err := s.Store.ensure(ctx, ext, ids, now)
 	if err != nil {
 		return LinkResult{}, err
 	}
@@ -107,9 +107,18 @@ func (s *Service) Link(ctx context.Context, ext sqlx.ExtContext, ids []Identifie
 	if err := s.ensureCustomer(ctx, ext, ids, rows, now); err != nil {
 		return LinkResult{}, err
 	}
-	cl, err := s.Store.Cluster(ctx, ext, root)
-	if err != nil {
-		return LinkResult{}, err
+	cl, ok := Cluster{}, false
+	switch {
+	case len(absorbed) > 0:
+	case len(rows) == 1 && rows[0].New: // a new identifier is its own cluster
+		cl, ok = Cluster{ID: root, Identifiers: []Identifier{{Kind: Kind(rows[0].Kind), Value: rows[0].Value}}}, true
+	default: // nothing joined: the cluster as first read, if no row moved since
+		cl, ok = read.cluster(rows, root)
+	}
+	if !ok {
+		if cl, err = s.Store.Cluster(ctx, ext, root); err != nil {
+			return LinkResult{}, err
+		}
 	}
 	return LinkResult{Cluster: cl, AnchorID: rows[0].ID, Absorbed: absorbed, Joined: joined(rows)}, nil
 }

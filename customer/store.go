@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -42,27 +43,125 @@ const selectIdent = `SELECT id, kind, value, cluster_id FROM customer_identifier
 // Ensure creates the identifiers that do not exist yet (each its own
 // cluster) and returns all of them in order, locked for the transaction.
 func (s Store) Ensure(ctx context.Context, ext sqlx.ExtContext, ids []Identifier, now time.Time) ([]identRow, error) {
-	out := make([]identRow, len(ids))
-	for i, id := range ids {
-		r, err := s.ensureOne(ctx, ext, id, now)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = r
-	}
-	return out, nil
+	rows, _, err := s.ensure(ctx, ext, ids, now)
+	return rows, err
 }
 
-func (s Store) ensureOne(ctx context.Context, ext sqlx.ExtContext, id Identifier, now time.Time) (identRow, error) {
+// clusterRead is what ensure's first (plain) read saw: every identifier of
+// the clusters the given identifiers belonged to, so that a link that
+// joins nothing needs no second read of its cluster.
+type clusterRead struct {
+	rows []identRow
+	root map[int64]int64 // identifier id → cluster root as read
+}
+
+// cluster returns the identifiers of cluster root as read, when every row
+// (locked since) still has the root it had in that read.
+func (c clusterRead) cluster(rows []identRow, root int64) (Cluster, bool) {
+	for _, r := range rows {
+		if r.New || c.root[r.ID] != r.ClusterID {
+			return Cluster{}, false
+		}
+	}
+	cl := Cluster{ID: root}
+	for _, r := range c.rows { // ordered by id
+		if r.ClusterID == root {
+			cl.Identifiers = append(cl.Identifiers, Identifier{Kind: Kind(r.Kind), Value: r.Value})
+		}
+	}
+	return cl, len(cl.Identifiers) > 0
+}
+
+// ensure is Ensure that also returns its first read. One plain read finds
+// the known identifiers with their clusters; on MySQL the known ones are
+// then locked by primary key in one read (a locking read of a missing key
+// would take a gap lock that concurrent inserts of other new keys deadlock
+// on), and each missing one is inserted, then read with a lock.
+func (s Store) ensure(ctx context.Context, ext sqlx.ExtContext, ids []Identifier, now time.Time) ([]identRow, clusterRead, error) {
+	read, err := s.readClusters(ctx, ext, ids)
+	if err != nil {
+		return nil, read, err
+	}
+	out := make([]identRow, len(ids))
+	found := make([]bool, len(ids))
+	var lockIDs []int64
+	for i, id := range ids {
+		for _, r := range read.rows {
+			if r.Kind == string(id.Kind) && r.Value == id.Value {
+				out[i], found[i] = r, true
+				lockIDs = append(lockIDs, r.ID)
+				break
+			}
+		}
+	}
+	if len(lockIDs) > 0 && lockSuffix(s.Dialect) != "" {
+		q, args, err := sqlx.In(`SELECT id, kind, value, cluster_id FROM customer_identifiers WHERE id IN (?) FOR UPDATE`, lockIDs)
+		if err != nil {
+			return nil, read, fmt.Errorf("customer: lock identifiers: %w", err)
+		}
+		var locked []identRow
+		if err := sqlx.SelectContext(ctx, ext, &locked, ext.Rebind(q), args...); err != nil {
+			return nil, read, fmt.Errorf("customer: lock identifiers: %w", err)
+		}
+		byID := make(map[int64]identRow, len(locked))
+		for _, r := range locked {
+			byID[r.ID] = r
+		}
+		for i := range out {
+			if found[i] {
+				out[i], found[i] = byID[out[i].ID], byID[out[i].ID].ID != 0
+			}
+		}
+	}
+	for i, id := range ids {
+		if found[i] {
+			continue
+		}
+		if out[i], err = s.ensureOne(ctx, ext, id, now, false); err != nil {
+			return nil, read, err
+		}
+	}
+	return out, read, nil
+}
+
+// readClusters reads, without locking, every identifier of the clusters
+// the given identifiers belong to, ordered by id.
+func (s Store) readClusters(ctx context.Context, ext sqlx.ExtContext, ids []Identifier) (clusterRead, error) {
+	conds := make([]string, len(ids))
+	args := make([]any, 0, 2*len(ids))
+	for i, id := range ids {
+		conds[i] = "(k.kind = ? AND k.value = ?)"
+		args = append(args, id.Kind, id.Value)
+	}
+	var rows []identRow
+	q := `SELECT DISTINCT i.id, i.kind, i.value, i.cluster_id FROM customer_identifiers k
+		JOIN customer_identifiers i ON i.cluster_id = k.cluster_id
+		WHERE k.cluster_id <> 0 AND (` + strings.Join(conds, " OR ") + `) ORDER BY i.id`
+	if err := sqlx.SelectContext(ctx, ext, &rows, q, args...); err != nil {
+		return clusterRead{}, fmt.Errorf("customer: read identifiers: %w", err)
+	}
+	read := clusterRead{rows: rows, root: make(map[int64]int64, len(rows))}
+	for _, r := range rows {
+		read.root[r.ID] = r.ClusterID
+	}
+	return read, nil
+}
+
+// ensureOne ensures one identifier; read is false when a plain read just
+// missed it (it is then inserted straight away).
+func (s Store) ensureOne(ctx context.Context, ext sqlx.ExtContext, id Identifier, now time.Time, read bool) (identRow, error) {
 	// A plain read first: on SQLite (serialised transactions) it is
 	// current; on MySQL a locking read of a missing key would take a gap
 	// lock that concurrent inserts of other new keys deadlock on, so a
 	// missing identifier is inserted first and then read with a lock.
 	var r identRow
-	err := sqlx.GetContext(ctx, ext, &r, selectIdent, id.Kind, id.Value)
-	found := err == nil
-	if err != nil && !errors.Is(err, db.ErrNoRows) {
-		return identRow{}, fmt.Errorf("customer: read identifier: %w", err)
+	found := false
+	if read {
+		err := sqlx.GetContext(ctx, ext, &r, selectIdent, id.Kind, id.Value)
+		found = err == nil
+		if err != nil && !errors.Is(err, db.ErrNoRows) {
+			return identRow{}, fmt.Errorf("customer: read identifier: %w", err)
+		}
 	}
 	if found && r.ClusterID != 0 && lockSuffix(s.Dialect) == "" {
 		return r, nil

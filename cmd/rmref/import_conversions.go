@@ -32,14 +32,16 @@ func runImportCommand(ctx context.Context, e env) error {
 }
 
 // runImportConversions is `rmref import conversions FILE [--format csv|jsonl]
-// [--workers N] [--errors FILE]`: streams a warehouse export (CSV with a
-// header, or JSON lines) through ingestion with attribution, one
-// idempotent transaction per row, so a re-run after a crash neither loses
-// nor doubles rows. Memory stays bounded (rows are read as they are
+// [--workers N] [--group N] [--errors FILE]`: streams a warehouse export
+// (CSV with a header, or JSON lines) through ingestion with attribution,
+// idempotently, so a re-run after a crash neither loses nor doubles rows.
+// Each worker records a group of rows in one transaction; a row that fails
+// there sends its group back one transaction per row, so a bad row fails
+// alone. Memory stays bounded (rows are read as they are
 // processed); progress goes to stderr, one JSON line per bad row to the
 // error report.
 func runImportConversions(ctx context.Context, e env) error {
-	const usage = "import conversions: usage: rmref import conversions FILE [--format csv|jsonl] [--workers N] [--errors FILE]"
+	const usage = "import conversions: usage: rmref import conversions FILE [--format csv|jsonl] [--workers N] [--group N] [--errors FILE]"
 	args, file := e.args[1:], ""
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		file, args = args[0], args[1:] // the file may come before the flags
@@ -47,6 +49,7 @@ func runImportConversions(ctx context.Context, e env) error {
 	fs := newFlags("import conversions", e)
 	format := fs.String("format", "", "csv or jsonl (default: from the file name)")
 	workers := fs.Int("workers", 0, "concurrent transactions (default 1 on SQLite, 8 on MySQL)")
+	group := fs.Int("group", 50, "rows per transaction (1: one transaction per row)")
 	errPath := fs.String("errors", "", "write the per-line error report here (default stderr)")
 	e.args = args
 	cfg, err := loadConfig(fs, e, nil)
@@ -83,7 +86,7 @@ func runImportConversions(ctx context.Context, e env) error {
 	}
 	svc := attribution.NewBankService(a.DB, a.Clock, a.PII, []byte(cfg.HashKey))
 	svc.Listeners = []attribution.CreditListener{rewards.NewIncentives(a.DB, a.Clock)}
-	st := importConversions(ctx, svc, src, n, report, e.stderr)
+	st := importConversions(ctx, svc, src, n, max(*group, 1), report, e.stderr)
 	st.print(e.stdout)
 	if st.readErr != nil {
 		return st.readErr
@@ -127,33 +130,46 @@ type importJob struct {
 	err  error
 }
 
-// importConversions feeds rows to n workers through a small channel (so
-// memory stays bounded) and reports progress every two seconds.
-func importConversions(ctx context.Context, svc *attribution.Service, src rowSource, n int, report, progress io.Writer) *importStats {
+// importConversions feeds groups of up to size rows to n workers through
+// a small channel (so memory stays bounded) and reports progress every two
+// seconds.
+func importConversions(ctx context.Context, svc *attribution.Service, src rowSource, n, size int, report, progress io.Writer) *importStats {
 	st := &importStats{}
 	start := time.Now()
-	jobs := make(chan importJob, 2*n)
+	jobs := make(chan []importJob, 2*n)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range jobs {
-				importOne(ctx, svc, j, st, &mu, report)
+			for g := range jobs {
+				importGroup(ctx, svc, g, st, &mu, report)
 			}
 		}()
 	}
 	stop := make(chan struct{})
 	go reportProgress(st, start, progress, stop)
-	st.readErr = src.each(func(j importJob) bool {
+	var g []importJob
+	send := func() bool {
+		if len(g) == 0 {
+			return true
+		}
 		select {
-		case jobs <- j:
+		case jobs <- g:
+			g = make([]importJob, 0, size)
 			return true
 		case <-ctx.Done():
 			return false
 		}
+	}
+	st.readErr = src.each(func(j importJob) bool {
+		g = append(g, j)
+		return len(g) < size || send()
 	})
+	if st.readErr == nil {
+		send()
+	}
 	close(jobs)
 	wg.Wait()
 	close(stop)
@@ -162,24 +178,39 @@ func importConversions(ctx context.Context, svc *attribution.Service, src rowSou
 	return st
 }
 
-func importOne(ctx context.Context, svc *attribution.Service, j importJob, st *importStats, mu *sync.Mutex, report io.Writer) {
-	st.rows.Add(1)
-	err := j.err
-	created := false
-	if err == nil {
-		_, created, err = svc.Record(ctx, j.in, "cli:import")
+// importGroup records a group of rows (see attribution.RecordMany) and
+// counts and reports each row's outcome.
+func importGroup(ctx context.Context, svc *attribution.Service, g []importJob, st *importStats, mu *sync.Mutex, report io.Writer) {
+	ins := make([]attribution.ConversionInput, 0, len(g))
+	idx := make([]int, 0, len(g))
+	errs := make([]error, len(g))
+	created := make([]bool, len(g))
+	for i, j := range g {
+		if j.err != nil {
+			errs[i] = j.err
+			continue
+		}
+		ins, idx = append(ins, j.in), append(idx, i)
 	}
-	switch {
-	case err != nil:
-		st.failed.Add(1)
-		b, _ := json.Marshal(map[string]any{"line": j.line, "external_id": j.in.ExternalID, "error": err.Error()})
-		mu.Lock()
-		fmt.Fprintln(report, string(b))
-		mu.Unlock()
-	case created:
-		st.created.Add(1)
-	default:
-		st.repeats.Add(1)
+	if len(ins) > 0 {
+		for k, o := range svc.RecordMany(ctx, ins, "cli:import") {
+			errs[idx[k]], created[idx[k]] = o.Err, o.Created
+		}
+	}
+	for i, j := range g {
+		st.rows.Add(1)
+		switch {
+		case errs[i] != nil:
+			st.failed.Add(1)
+			b, _ := json.Marshal(map[string]any{"line": j.line, "external_id": j.in.ExternalID, "error": errs[i].Error()})
+			mu.Lock()
+			fmt.Fprintln(report, string(b))
+			mu.Unlock()
+		case created[i]:
+			st.created.Add(1)
+		default:
+			st.repeats.Add(1)
+		}
 	}
 }
 
