@@ -56,6 +56,8 @@ type Board struct {
 	Frozen      bool         `json:"frozen"`
 	FrozenAt    *time.Time   `json:"frozen_at,omitempty"`
 	Entries     []BoardEntry `json:"-"`
+
+	meta boardMeta // what it was computed from (cached service)
 }
 
 // BoardEntry is one staff member or unit on a board. Value is nil when the
@@ -113,6 +115,7 @@ type window struct {
 	freeze    time.Time    // zero: not frozen yet
 	open      bool         // the window ends now (not at a fixed instant)
 	hint      []BoardEntry // the previous board of the same query, if any: its order speeds up ranking
+	prev      *Board       // that previous board
 }
 
 // Board returns the whole ranked board for the caller; it is visible to
@@ -147,7 +150,9 @@ func (b *Boards) cachedBoard(ctx context.Context, w window, q BoardQuery) (Board
 	if bd, ok := b.cache.get(k, v, now); ok {
 		return bd, nil
 	}
-	w.hint = b.cache.previous(k)
+	if prev, ok := b.cache.previous(k); ok {
+		w.prev, w.hint = &prev, prev.Entries
+	}
 	// Requests that miss together share one computation.
 	res, err, _ := b.flight.Do(fmt.Sprintf("%+v/%+v", k, v), func() (any, error) {
 		bd, err := b.compute(ctx, w, q)
@@ -165,12 +170,12 @@ func (b *Boards) cachedBoard(ctx context.Context, w window, q BoardQuery) (Board
 // compute builds the board of the window.
 func (b *Boards) compute(ctx context.Context, w window, q BoardQuery) (Board, error) {
 	c := w.camp
-	entries, err := b.entries(ctx, w, q)
+	entries, meta, err := b.entries(ctx, w, q)
 	if err != nil {
 		return Board{}, err
 	}
 	out := Board{CampaignID: c.ID, Level: q.Level, Metric: q.Metric, PerHead: q.PerHead, From: w.from, To: w.to,
-		ScopeUnitID: q.ScopeUnitID, MinVisitors: q.MinVisitors, Entries: entries}
+		ScopeUnitID: q.ScopeUnitID, MinVisitors: q.MinVisitors, Entries: entries, meta: meta}
 	if !w.freeze.IsZero() {
 		f := w.freeze.UTC()
 		out.Frozen, out.FrozenAt = true, &f

@@ -70,12 +70,12 @@ func (c *boardCache) get(k boardKey, v dataVersion, now time.Time) (Board, bool)
 	return e.board, true
 }
 
-// previous returns the entries of the board last cached for k, whatever
-// its version (nil if none).
-func (c *boardCache) previous(k boardKey) []BoardEntry {
+// previous returns the board last cached for k, whatever its version.
+func (c *boardCache) previous(k boardKey) (Board, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.m[k].board.Entries
+	e, ok := c.m[k]
+	return e.board, ok
 }
 
 // put stores a board; the cache holds at most 256 boards (then starts over).

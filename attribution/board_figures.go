@@ -18,6 +18,7 @@ type tally struct {
 	block   []BoardEntry    // entries are allocated in blocks, not one by one
 	hint    []BoardEntry    // a previous board: entries are laid out in its order
 	ordered []*BoardEntry
+	seq     int64 // the mirror's change counter the figures were read at
 }
 
 // orderHint lays the entries out in the previous board's order (new ones
@@ -62,17 +63,25 @@ func (e *BoardEntry) reach(us int64) {
 // caching service reads credits from its mirror and org data from its org
 // cache; without the cache every figure comes from SQL (the reference the
 // tests compare the cached path with).
-func (b *Boards) entries(ctx context.Context, w window, q BoardQuery) ([]BoardEntry, error) {
+func (b *Boards) entries(ctx context.Context, w window, q BoardQuery) ([]BoardEntry, boardMeta, error) {
+	if b.cached() && q.Level == LevelStaff && w.freeze.IsZero() && w.prev != nil {
+		es, meta, ok, err := b.incremental(ctx, w, q, w.prev)
+		if err != nil || ok {
+			return es, meta, err
+		}
+	}
 	var heads map[int64]int64
 	var pe *placementEntry
+	var built time.Time
 	var err error
+	var meta boardMeta
 	if b.cached() {
-		heads, pe, err = b.headsCached(ctx, w, q.Level)
+		heads, pe, built, err = b.headsCached(ctx, w, q.Level)
 	} else {
 		heads, err = b.heads(ctx, w, q.Level)
 	}
 	if err != nil {
-		return nil, err
+		return nil, meta, err
 	}
 	t := &tally{level: q.Level, m: make(map[int64]*BoardEntry, len(heads)+64), pe: pe}
 	for key, n := range heads {
@@ -80,17 +89,19 @@ func (b *Boards) entries(ctx context.Context, w window, q BoardQuery) ([]BoardEn
 	}
 	if b.cached() {
 		err = b.fromMirror(ctx, w, t)
+		meta = boardMeta{ok: true, seq: t.seq, pe: pe, peBuilt: built, units: strings.Join(w.camp.UnitPaths, ","), scope: w.scopePath}
 	} else if err = b.addCredits(ctx, w, t); err == nil {
 		err = b.addReferral(ctx, w, t)
 	}
 	if err != nil {
-		return nil, err
+		return nil, meta, err
 	}
 	if err := b.addAdjustments(ctx, w, t); err != nil {
-		return nil, err
+		return nil, meta, err
 	}
 	t.hint = w.hint
-	return b.finish(ctx, t, q)
+	es, err := b.finish(ctx, t, q)
+	return es, meta, err
 }
 
 // cached reports whether the service runs with its caches (NewBoards).

@@ -114,6 +114,63 @@ type campMirror struct {
 	reload   bool                // a background full reload is running
 	ref      *referralMirror     // counted clicks and shares
 	used     time.Time           // last asked for (wall clock; guarded by boardMirror.mu)
+
+	// seq counts changes; changes lists the staff members each recent one
+	// touched, so a staff board can be updated rather than rebuilt.
+	seq     int64
+	changes []mirrorChange
+}
+
+// mirrorChange is one refresh's staff members whose credits, clicks or
+// shares changed.
+type mirrorChange struct {
+	seq   int64
+	staff []int64
+}
+
+// maxChanges bounds the change log; a board older than it is rebuilt.
+const maxChanges = 256
+
+// changed records that the staff members' figures changed.
+func (cm *campMirror) changed(staff []int64) {
+	if len(staff) == 0 {
+		return
+	}
+	cm.seq++
+	cm.changes = append(cm.changes, mirrorChange{seq: cm.seq, staff: staff})
+	if len(cm.changes) > maxChanges {
+		cm.changes = append([]mirrorChange(nil), cm.changes[len(cm.changes)-maxChanges:]...)
+	}
+}
+
+// reset records a change of everything (a load or a full reload).
+func (cm *campMirror) reset() {
+	cm.seq++
+	cm.changes = nil
+}
+
+// changedSince returns the staff members changed after seq; ok is false
+// when the log no longer covers that far back (or everything changed).
+func (cm *campMirror) changedSince(seq int64) (staff []int64, ok bool) {
+	if seq == cm.seq {
+		return nil, true
+	}
+	if seq > cm.seq || len(cm.changes) == 0 || cm.changes[0].seq > seq+1 {
+		return nil, false
+	}
+	seen := map[int64]bool{}
+	for _, c := range cm.changes {
+		if c.seq <= seq {
+			continue
+		}
+		for _, id := range c.staff {
+			if !seen[id] {
+				seen[id] = true
+				staff = append(staff, id)
+			}
+		}
+	}
+	return staff, true
 }
 
 // boardMirror holds the campaigns' mirrors.
@@ -186,10 +243,16 @@ func (cm *campMirror) refresh(ctx context.Context, b *Boards, campaignID int64) 
 		cm.reload = true
 		go cm.reconcile(b, campaignID)
 	}
-	if err := cm.tail(ctx, b, campaignID); err != nil {
+	staff, err := cm.tail(ctx, b, campaignID)
+	if err != nil {
 		return err
 	}
-	return cm.ref.tail(ctx, b.DB, campaignID)
+	more, err := cm.ref.tail(ctx, b.DB, campaignID)
+	if err != nil {
+		return err
+	}
+	cm.changed(append(staff, more...))
+	return nil
 }
 
 // load reads the campaign's credits whole. The low-water mark is taken
@@ -212,6 +275,7 @@ func (cm *campMirror) load(ctx context.Context, b *Boards, campaignID int64) err
 	cm.credits, cm.ref = credits, ref
 	cm.low, cm.pending = low, map[int64]time.Time{}
 	cm.loaded, cm.loadedAt = true, started
+	cm.reset()
 	return nil
 }
 
@@ -253,6 +317,7 @@ func (cm *campMirror) reconcile(b *Boards, campaignID int64) {
 		return
 	}
 	cm.credits, cm.ref, cm.low, cm.pending, cm.loadedAt = fresh.credits, fresh.ref, fresh.low, fresh.pending, fresh.loadedAt
+	cm.reset()
 }
 
 // settledDelta returns the id of the newest rollup delta created before t
@@ -287,14 +352,14 @@ func walkBack(ctx context.Context, d *db.DB, q string, cut int64) (int64, error)
 }
 
 // tail applies the staff deltas above the low-water mark not seen yet.
-func (cm *campMirror) tail(ctx context.Context, b *Boards, campaignID int64) error {
+func (cm *campMirror) tail(ctx context.Context, b *Boards, campaignID int64) ([]int64, error) {
 	var rows []struct {
 		ID    int64 `db:"id"`
 		Staff int64 `db:"key_id"`
 	}
 	if err := b.DB.SelectContext(ctx, &rows, b.DB.Rebind(`SELECT id, key_id FROM rollup_deltas
 		WHERE id > ? AND campaign_id = ? AND level = 'staff' ORDER BY id`), cm.low, campaignID); err != nil {
-		return fmt.Errorf("attribution: board mirror: %w", err)
+		return nil, fmt.Errorf("attribution: board mirror: %w", err)
 	}
 	now := time.Now()
 	var staff []int64
@@ -309,7 +374,7 @@ func (cm *campMirror) tail(ctx context.Context, b *Boards, campaignID int64) err
 		}
 	}
 	if err := cm.reloadStaff(ctx, b.DB, campaignID, staff); err != nil {
-		return err
+		return nil, err
 	}
 	for _, r := range rows {
 		if _, ok := cm.pending[r.ID]; !ok {
@@ -332,7 +397,7 @@ func (cm *campMirror) tail(ctx context.Context, b *Boards, campaignID int64) err
 			}
 		}
 	}
-	return nil
+	return staff, nil
 }
 
 // reloadStaff replaces the credits of the staff members with what the
@@ -369,6 +434,7 @@ func (b *Boards) fromMirror(ctx context.Context, w window, t *tally) error {
 	if err := cm.refresh(ctx, b, w.camp.ID); err != nil {
 		return err
 	}
+	t.seq = cm.seq
 	if err := b.referralFromMirror(ctx, w, t, cm.ref); err != nil {
 		return err
 	}

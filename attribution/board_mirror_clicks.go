@@ -59,6 +59,7 @@ type referralMirror struct {
 	visitors map[string]uint32
 	clickLog appendLog
 	shareLog appendLog
+	touched  func(staffID int64) // during a tail: told of each new row's staff member
 }
 
 type mirrorClickRow struct {
@@ -124,6 +125,9 @@ func (rm *referralMirror) readClicks(ctx context.Context, d *db.DB, campaignID, 
 			continue
 		}
 		rm.clicks[r.StaffID] = append(rm.clicks[r.StaffID], mclick{visitor: rm.visitor(r.Visitor), day: dayNum(r.Day), at: r.At})
+		if rm.touched != nil {
+			rm.touched(r.StaffID)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("attribution: board mirror clicks: %w", err)
@@ -157,6 +161,9 @@ func (rm *referralMirror) readShares(ctx context.Context, d *db.DB, campaignID, 
 			continue
 		}
 		rm.shares[r.StaffID] = append(rm.shares[r.StaffID], mshare{day: dayNum(r.Day), at: r.At})
+		if rm.touched != nil {
+			rm.touched(r.StaffID)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("attribution: board mirror shares: %w", err)
@@ -164,18 +171,22 @@ func (rm *referralMirror) readShares(ctx context.Context, d *db.DB, campaignID, 
 	return nil
 }
 
-// tail adds the clicks and shares committed since the last read.
-func (rm *referralMirror) tail(ctx context.Context, d *db.DB, campaignID int64) error {
+// tail adds the clicks and shares committed since the last read and
+// returns the staff members they belong to.
+func (rm *referralMirror) tail(ctx context.Context, d *db.DB, campaignID int64) ([]int64, error) {
 	now := time.Now()
+	var staff []int64
+	rm.touched = func(id int64) { staff = append(staff, id) }
+	defer func() { rm.touched = nil }()
 	if err := rm.readClicks(ctx, d, campaignID, rm.clickLog.low, now, false); err != nil {
-		return err
+		return nil, err
 	}
 	if err := rm.readShares(ctx, d, campaignID, rm.shareLog.low, now, false); err != nil {
-		return err
+		return nil, err
 	}
 	rm.clickLog.settle(now)
 	rm.shareLog.settle(now)
-	return nil
+	return staff, nil
 }
 
 // settledRow returns the id of the newest row of an append-only table (with

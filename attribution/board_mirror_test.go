@@ -54,14 +54,22 @@ func TestCachedBoardsEqualSQLBoards(t *testing.T) {
 		seedBoard(t, w)
 		cached := w.boards().WithCache()
 		ctx := context.Background()
+		incrementals := attribution.Incrementals()
+		defer func() {
+			if !t.Failed() && attribution.Incrementals() == incrementals {
+				t.Error("no staff board was updated in place: the incremental path went untested")
+			}
+		}()
 		stages := 0
-		// compare checks a sixth of the queries at each stage, a different
-		// sixth each time, so that every query is checked over the stages.
+		// compare checks every staff board and a sixth of the other queries
+		// at each stage, a different sixth each time.
 		compare := func(stage string) {
 			t.Helper()
 			stages++
 			for i, q := range boardQueries(w) {
-				if i%6 != stages%6 {
+				// Staff boards every time (they are updated in place from
+				// one stage to the next), a sixth of the others.
+				if q.Level != attribution.LevelStaff && i%6 != stages%6 {
 					continue
 				}
 				want, err := w.boards().Board(ctx, hqAdmin, w.camp.ID, q)
@@ -72,7 +80,7 @@ func TestCachedBoardsEqualSQLBoards(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: cached board %+v: %v", stage, q, err)
 				}
-				if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(attribution.BoardEntry{}), cmpopts.EquateEmpty()); diff != "" {
+				if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(attribution.BoardEntry{}, attribution.Board{}), cmpopts.EquateEmpty()); diff != "" {
 					t.Fatalf("%s: board %+v, SQL (-) vs cached (+):\n%s", stage, q, diff)
 				}
 			}
@@ -115,6 +123,14 @@ func TestCachedBoardsEqualSQLBoards(t *testing.T) {
 		compare("after new conversions")
 		referral(25)
 		compare("after more clicks")
+		for i := range 4 { // small steps: staff boards are updated in place
+			who := customer.Identifiers{CustomerID: fmt.Sprintf("S%d", i)}
+			at := t0.Add(-time.Duration(r.IntN(30)) * time.Hour)
+			w.touch(t, fmt.Sprintf("st%d", i), emps[r.IntN(len(emps))], at.Add(-time.Hour), who)
+			w.convert(t, fmt.Sprintf("sx%d", i), int64(r.IntN(900)+1), at, who)
+			referral(2)
+			compare(fmt.Sprintf("small step %d", i))
+		}
 		for _, v := range views[:3] {
 			if _, err := w.svc.Reverse(ctx, v.ID, attribution.ReversalInput{ExternalID: "rv" + fmt.Sprint(v.ID), Reason: "x"}, "test"); err != nil {
 				t.Fatal(err)
@@ -195,7 +211,7 @@ func TestCachedBoardConcurrentReaders(t *testing.T) {
 			go func() {
 				got, err := cached.Board(ctx, hqAdmin, w.camp.ID, q)
 				if err == nil {
-					if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(attribution.BoardEntry{}), cmpopts.EquateEmpty()); diff != "" {
+					if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(attribution.BoardEntry{}, attribution.Board{}), cmpopts.EquateEmpty()); diff != "" {
 						err = fmt.Errorf("SQL (-) vs cached (+):\n%s", diff)
 					}
 				}

@@ -106,17 +106,17 @@ func (b *Boards) rebuildPlacements(e *placementEntry) {
 }
 
 // headsCached counts active participating staff in scope per key of level
-// from the cached placements.
-func (b *Boards) headsCached(ctx context.Context, w window, level string) (map[int64]int64, *placementEntry, error) {
+// from the cached placements; built is when those placements were read.
+func (b *Boards) headsCached(ctx context.Context, w window, level string) (heads map[int64]int64, pe *placementEntry, built time.Time, err error) {
 	e, err := b.placements(ctx, w)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, time.Time{}, err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	k := headsKey{campaign: w.camp.ID, units: strings.Join(w.camp.UnitPaths, ","), level: level, scope: w.scopePath}
 	if h, ok := e.heads[k]; ok {
-		return h, e, nil
+		return h, e, e.built, nil
 	}
 	counts := map[int64]bool{} // unit → counts in this board
 	for unitID, ch := range e.p.Chains {
@@ -132,7 +132,7 @@ func (b *Boards) headsCached(ctx context.Context, w window, level string) (map[i
 		}
 	}
 	e.heads[k] = h
-	return h, e, nil
+	return h, e, e.built, nil
 }
 
 // chainsAtEnd returns the chains of staff members at the window's end:

@@ -1,0 +1,4 @@
+package attribution
+
+// Incrementals is how many staff boards were updated rather than rebuilt.
+func Incrementals() int64 { return incrementals.Load() }
