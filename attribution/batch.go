@@ -128,8 +128,9 @@ func (s *Service) RecordMany(ctx context.Context, ins []ConversionInput, actor s
 	}
 	if err == nil {
 		err = s.withTx(ctx, func(tx *sqlx.Tx) error {
+			ext := s.ext(tx)
 			for _, p := range group {
-				if _, _, err := s.recordTx(ctx, tx, p.row, p.ids, actor, now); err != nil {
+				if _, _, err := s.recordTx(ctx, ext, p.row, p.ids, actor, now); err != nil {
 					return err
 				}
 			}

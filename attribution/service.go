@@ -35,6 +35,17 @@ type Service struct {
 	// order under contention, where SQLite's busy-timeout polling lets
 	// unlucky writers wait for seconds. nil on MySQL.
 	serial *sync.Mutex
+	// stmts keeps prepared statements for ingestion on SQLite; nil on MySQL.
+	stmts *stmtCache
+}
+
+// ext returns the transaction as ingestion runs its statements in it:
+// through the statement cache on SQLite.
+func (s *Service) ext(tx *sqlx.Tx) sqlx.ExtContext {
+	if s.stmts == nil {
+		return tx
+	}
+	return cachedTx{Tx: tx, c: s.stmts}
 }
 
 // CreditListener is told, in the same transaction, that the credits of a
@@ -58,6 +69,7 @@ func NewService(d *db.DB, clk clock.Clock, cust *customer.Service, camps Campaig
 	s := &Service{DB: d, Clock: clk, Store: Store{Dialect: d.Dialect}, Customers: cust, Campaigns: camps, Directory: dir, Referrals: refs}
 	if d.Dialect.Name() == "sqlite" {
 		s.serial = &sync.Mutex{}
+		s.stmts = newStmtCache(d.DB)
 	}
 	return s
 }
@@ -109,7 +121,7 @@ func (s *Service) Record(ctx context.Context, in ConversionInput, actor string) 
 	for try := 0; ; try++ {
 		err = s.withTx(ctx, func(tx *sqlx.Tx) error {
 			var err error
-			id, fresh, err = s.recordTx(ctx, tx, row, ids, actor, now)
+			id, fresh, err = s.recordTx(ctx, s.ext(tx), row, ids, actor, now)
 			return err
 		})
 		if err == nil {
@@ -158,7 +170,7 @@ func (s *Service) prepare(in ConversionInput, now time.Time) (pending, error) {
 // attributes it (and, when the link joined known clusters, re-attributes
 // the customer's other conversions). It returns the conversion's view
 // when it has it in hand (a first attribution), else nil.
-func (s *Service) recordTx(ctx context.Context, tx *sqlx.Tx, row conversionRow, ids []customer.Identifier, actor string, now time.Time) (int64, *ConversionView, error) {
+func (s *Service) recordTx(ctx context.Context, tx sqlx.ExtContext, row conversionRow, ids []customer.Identifier, actor string, now time.Time) (int64, *ConversionView, error) {
 	if row.ReferralToken != "" {
 		if _, click, err := s.Referrals.TokenBinding(ctx, tx, row.ReferralToken); err == nil {
 			ids = append(ids, customer.Identifier{Kind: customer.KindClick, Value: click})

@@ -356,12 +356,30 @@ func (s Store) insertCredits(ctx context.Context, ext sqlx.ExtContext, rows []cr
 		args = append(args, c.ConversionID, c.CampaignID, c.StaffID, c.Kind, c.ReversalID, c.WeightMicro, c.CreditedFen,
 			c.UnitID, c.UnitPath, c.TeamID, c.SubbranchID, c.BranchID, c.RegionID, c.Day, c.OccurredAt, c.CreatedAt)
 	}
-	_, err := ext.ExecContext(ctx, `INSERT INTO credits (conversion_id, campaign_id, staff_id, kind, reversal_id, weight_micro, credited_fen,
-		unit_id, unit_path, team_id, subbranch_id, branch_id, region_id, day, occurred_at, created_at) VALUES `+strings.Join(vals, ", "), args...)
-	if err != nil {
+	if err := s.insertRows(ctx, ext, `INSERT INTO credits (conversion_id, campaign_id, staff_id, kind, reversal_id, weight_micro, credited_fen,
+		unit_id, unit_path, team_id, subbranch_id, branch_id, region_id, day, occurred_at, created_at) VALUES `, vals, args); err != nil {
 		return fmt.Errorf("attribution: insert credits: %w", err)
 	}
 	return s.addDeltas(ctx, ext, rows, 1)
+}
+
+// insertRows runs an INSERT of the rows vals (one "(?, …)" each, args in
+// order): one multi-row statement on MySQL (one round trip), one
+// single-row statement per row on SQLite, where statements run in-process
+// and are prepared once (see stmtCache), and a single-row insert needs no
+// statement journal (a multi-row one writes one to a temporary file).
+func (s Store) insertRows(ctx context.Context, ext sqlx.ExtContext, head string, vals []string, args []any) error {
+	if s.Dialect.Name() == "mysql" || len(vals) == 1 {
+		_, err := ext.ExecContext(ctx, head+strings.Join(vals, ", "), args...)
+		return err
+	}
+	n := len(args) / len(vals)
+	for i, v := range vals {
+		if _, err := ext.ExecContext(ctx, head+v, args[i*n:(i+1)*n]...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // deleteCredits removes credits and appends the negative rollup deltas.
@@ -414,8 +432,8 @@ func (s Store) addDeltas(ctx context.Context, ext sqlx.ExtContext, rows []credit
 	if len(vals) == 0 {
 		return nil
 	}
-	q := `INSERT INTO rollup_deltas (campaign_id, level, key_id, day, weight_micro, credited_fen, created_at) VALUES ` + strings.Join(vals, ", ")
-	if _, err := ext.ExecContext(ctx, q, args...); err != nil {
+	q := `INSERT INTO rollup_deltas (campaign_id, level, key_id, day, weight_micro, credited_fen, created_at) VALUES `
+	if err := s.insertRows(ctx, ext, q, vals, args); err != nil {
 		return fmt.Errorf("attribution: rollup deltas: %w", err)
 	}
 	return nil
