@@ -1,6 +1,9 @@
 package referral
 
-import "strings"
+import (
+	"strings"
+	"sync"
+)
 
 // botMarkers are lower-case User-Agent fragments of link-preview fetchers
 // (chat apps unfurl a shared link before anyone taps it) and of crawlers.
@@ -41,4 +44,38 @@ func IsBot(method, userAgent, purpose string) bool {
 		}
 	}
 	return false
+}
+
+// botUAs remembers IsBot's verdict on recent User-Agents (the same few
+// browsers send most clicks); cleared when it grows past a bound.
+var botUAs struct {
+	sync.Mutex
+	m map[string]bool
+}
+
+const maxBotUAs = 4096
+
+// isBotCached is IsBot with the User-Agent verdict remembered.
+func isBotCached(method, userAgent, purpose string) bool {
+	if method == "HEAD" || len(userAgent) > 512 {
+		return IsBot(method, userAgent, purpose)
+	}
+	p := strings.ToLower(purpose)
+	if strings.Contains(p, "prefetch") || strings.Contains(p, "preview") {
+		return true
+	}
+	botUAs.Lock()
+	v, ok := botUAs.m[userAgent]
+	botUAs.Unlock()
+	if ok {
+		return v
+	}
+	v = IsBot("GET", userAgent, "")
+	botUAs.Lock()
+	if botUAs.m == nil || len(botUAs.m) >= maxBotUAs {
+		botUAs.m = map[string]bool{}
+	}
+	botUAs.m[userAgent] = v
+	botUAs.Unlock()
+	return v
 }

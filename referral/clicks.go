@@ -3,12 +3,9 @@ package referral
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/jmoiron/sqlx"
 
 	"rmref/internal/db"
 )
@@ -63,18 +60,29 @@ type ClickWriter struct {
 	db       *db.DB
 	opt      WriterOptions
 	in       chan *pendingClick
-	idle     chan chan []*pendingClick // free committers, each with its own hand-over channel
+	idle     chan freeCommitter
+	sent     atomic.Int64 // clicks handed to the writer so far (their sequence numbers)
 	done     chan struct{}
 	mu       sync.RWMutex
 	closed   bool
 	inflight inflight
+	ins      *inserter
 	commits  atomic.Int64
 	rows     atomic.Int64
 }
 
 type pendingClick struct {
 	c   *Click
+	seq int64 // from ClickWriter.sent
 	err chan error
+}
+
+// freeCommitter is a committer waiting for a batch on ch. Clicks numbered
+// up to seen were sent before its last commit ended, so they cannot come
+// from the clients that commit answered.
+type freeCommitter struct {
+	ch   chan []*pendingClick
+	seen int64
 }
 
 var pendingPool = sync.Pool{New: func() any { return &pendingClick{err: make(chan error, 1)} }}
@@ -139,14 +147,14 @@ func NewClickWriter(d *db.DB, opt WriterOptions) *ClickWriter {
 		opt.GatherWait = 2 * time.Millisecond
 	}
 	w := &ClickWriter{db: d, opt: opt, in: make(chan *pendingClick, 4*opt.MaxBatch),
-		idle: make(chan chan []*pendingClick, opt.Committers), done: make(chan struct{}),
-		inflight: inflight{visits: map[visitKey]int{}, ips: map[ipKey]int{}}}
+		idle: make(chan freeCommitter, opt.Committers), done: make(chan struct{}),
+		inflight: inflight{visits: map[visitKey]int{}, ips: map[ipKey]int{}}, ins: newInserter(d)}
 	var wg sync.WaitGroup
 	for range opt.Committers {
 		wg.Add(1)
 		go func() { defer wg.Done(); w.commitLoop() }()
 	}
-	go func() { w.collectLoop(); wg.Wait(); close(w.done) }()
+	go func() { w.collectLoop(); wg.Wait(); w.ins.close(); close(w.done) }()
 	return w
 }
 
@@ -154,7 +162,7 @@ func NewClickWriter(d *db.DB, opt WriterOptions) *ClickWriter {
 // may be updated), returning once the row is committed.
 func (w *ClickWriter) Record(ctx context.Context, c *Click) error {
 	p := pendingPool.Get().(*pendingClick)
-	p.c = c
+	p.c, p.seq = c, w.sent.Add(1)
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
@@ -214,14 +222,14 @@ func (w *ClickWriter) collectLoop() {
 	in := w.in
 	var (
 		batch []*pendingClick
-		to    chan []*pendingClick // a free committer, once we hold one
+		to    freeCommitter // a free committer, once we hold one (to.ch != nil)
 		want  int
 		last  int // size of the previous batch
 	)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for in != nil || len(batch) > 0 {
-		if to == nil {
+		if to.ch == nil {
 			recv := in
 			if len(batch) >= w.opt.MaxBatch {
 				recv = nil // full: wait for a committer only
@@ -235,7 +243,7 @@ func (w *ClickWriter) collectLoop() {
 				}
 				continue
 			case to = <-w.idle:
-				want = min(len(batch)+last, w.opt.MaxBatch)
+				want = min(sentBefore(batch, to.seen)+last, w.opt.MaxBatch)
 			}
 		}
 		if len(batch) == 0 {
@@ -270,19 +278,30 @@ func (w *ClickWriter) collectLoop() {
 		}
 		last = len(batch)
 		w.handOver(batch, to)
-		batch, to = nil, nil
+		batch, to = nil, freeCommitter{}
 	}
-	if to != nil {
+	if to.ch != nil {
 		w.idle <- to
 	}
 	for range w.opt.Committers {
-		close(<-w.idle)
+		close((<-w.idle).ch)
 	}
+}
+
+// sentBefore counts the clicks of batch numbered up to seq.
+func sentBefore(batch []*pendingClick, seq int64) int {
+	n := 0
+	for _, p := range batch {
+		if p.seq <= seq {
+			n++
+		}
+	}
+	return n
 }
 
 // handOver classifies batch and gives it to the committer waiting on to
 // (or answers its callers with the classification error).
-func (w *ClickWriter) handOver(batch []*pendingClick, to chan []*pendingClick) {
+func (w *ClickWriter) handOver(batch []*pendingClick, to freeCommitter) {
 	clicks := clicksOf(batch)
 	if err := w.classify(context.Background(), clicks); err != nil {
 		release(batch, err)
@@ -290,7 +309,7 @@ func (w *ClickWriter) handOver(batch []*pendingClick, to chan []*pendingClick) {
 		return
 	}
 	w.inflight.add(clicks, 1)
-	to <- batch
+	to.ch <- batch
 }
 
 func clicksOf(batch []*pendingClick) []*Click {
@@ -312,23 +331,25 @@ func release(batch []*pendingClick, err error) {
 // announces itself on idle before each batch and stops when its hand-over
 // channel is closed.
 func (w *ClickWriter) commitLoop() {
-	mine := make(chan []*pendingClick, 1)
+	mine := freeCommitter{ch: make(chan []*pendingClick, 1), seen: w.sent.Load()}
 	for {
 		w.idle <- mine
-		batch, ok := <-mine
+		batch, ok := <-mine.ch
 		if !ok {
 			return
 		}
 		clicks := clicksOf(batch)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := insertClicks(ctx, w.db, clicks)
+		err := w.ins.insert(ctx, clicks)
 		cancel()
 		w.inflight.add(clicks, -1)
+		mine.seen = w.sent.Load() // before the callers can send again
 		if err == nil {
 			w.commits.Add(1)
 			w.rows.Add(int64(len(clicks)))
 		}
 		release(batch, err)
+		w.ins.afterCommit(context.Background())
 	}
 }
 
@@ -439,28 +460,4 @@ func (w *ClickWriter) isSelf(ctx context.Context, c *Click, memo map[staffVisito
 	}
 	memo[key] = n > 0
 	return n > 0, nil
-}
-
-const insertClickPrefix = `INSERT INTO referral_clicks (click_id, at, day, code_id, code, staff_id, campaign_id,
-	channel, visitor_id, ip_hash, user_agent, referer, bot, is_unique, counted, reason) VALUES `
-
-const clickPlaceholders = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-
-// insertClicks writes clicks in one multi-row INSERT.
-func insertClicks(ctx context.Context, ext sqlx.ExtContext, clicks []*Click) error {
-	var q strings.Builder
-	q.WriteString(insertClickPrefix)
-	args := make([]any, 0, 16*len(clicks))
-	for i, c := range clicks {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString(clickPlaceholders)
-		args = append(args, c.ClickID, db.Micros(c.At), c.Day, c.CodeID, c.Code, c.StaffID, c.CampaignID,
-			string(c.Channel), c.VisitorID, c.IPHash, c.UserAgent, c.Referer, c.Bot, c.Unique, c.Counted, c.Reason)
-	}
-	if _, err := ext.ExecContext(ctx, q.String(), args...); err != nil {
-		return fmt.Errorf("referral: insert %d clicks: %w", len(clicks), err)
-	}
-	return nil
 }

@@ -86,3 +86,38 @@ func TestWriterDoesNotHoldLoneClicks(t *testing.T) {
 		}
 	})
 }
+
+// TestWriterCheckpointsSQLite: the writer's connection does not checkpoint
+// the WAL itself (so no commit waits for it); the writer's background
+// checkpoints keep the WAL from growing without bound.
+func TestWriterCheckpointsSQLite(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		if d.Dialect.Name() != "sqlite" {
+			t.Skip("SQLite only")
+		}
+		ctx := context.Background()
+		w := referral.NewClickWriter(d, referral.WriterOptions{})
+		const commits = 300
+		for i := range int64(commits) {
+			if err := w.Record(ctx, writerClick(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(50 * time.Millisecond) // let the last checkpoint finish
+		if err := w.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var busy, log, done int
+		if err := d.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &done); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d commits: %d frames in the WAL afterwards", commits, log)
+		if log > commits*2 { // ≥ 4 frames per commit (table and indexes) when nothing checkpoints
+			t.Fatalf("%d frames in the WAL after %d commits: the writer does not checkpoint", log, commits)
+		}
+		var n int
+		if err := d.GetContext(ctx, &n, `SELECT COUNT(*) FROM referral_clicks`); err != nil || n != commits {
+			t.Fatalf("%d rows (%v), want %d", n, err, commits)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -64,7 +65,7 @@ func (s *Service) newClick(t target, req ClickRequest) Click {
 		CodeID: t.code.ID, Code: t.code.Code, StaffID: t.staff.ID, CampaignID: t.code.CampaignID,
 		Channel: ChannelOf(req.Channel), VisitorID: req.VisitorID, IPHash: s.hasher.Hash("ip", req.IP),
 		UserAgent: clean(req.UserAgent, 512), Referer: clean(req.Referer, 1024),
-		Bot: IsBot(req.Method, req.UserAgent, req.Purpose)}
+		Bot: isBotCached(req.Method, req.UserAgent, req.Purpose)}
 	if !ValidVisitorID(c.VisitorID) {
 		c.VisitorID, c.NewVisitor = timedID(16, now), true
 	}
@@ -107,20 +108,84 @@ func (s *Service) redirect(t target, c Click) (Redirect, error) {
 	if blockReason(t, c.At) != "" {
 		return r, nil
 	}
-	tok, err := SignToken(s.cfg.HashKey, Token{ClickID: c.ClickID, Code: c.Code, CampaignID: c.CampaignID,
+	tok, err := s.signer.sign(Token{ClickID: c.ClickID, Code: c.Code, CampaignID: c.CampaignID,
 		Channel: c.Channel, At: c.At, Counted: c.Counted})
 	if err != nil {
 		return Redirect{}, err
 	}
-	u, err := url.Parse(landing)
+	lt, err := s.landings.get(landing)
 	if err != nil {
 		return Redirect{}, fmt.Errorf("referral: landing URL of campaign %d: %w", c.CampaignID, err)
+	}
+	r.Location, r.TokenGiven = lt.with(tok), true
+	return r, nil
+}
+
+// withToken is landing with the rmref_t query parameter set to tok (any
+// earlier rmref_t replaced, the query re-encoded in key order).
+func withToken(landing, tok string) (string, error) {
+	u, err := url.Parse(landing)
+	if err != nil {
+		return "", err
 	}
 	q := u.Query()
 	q.Set(TokenParam, tok)
 	u.RawQuery = q.Encode()
-	r.Location, r.TokenGiven = u.String(), true
-	return r, nil
+	return u.String(), nil
+}
+
+// tokenSlot stands for the token in a landing template: base64url
+// characters only, which query encoding leaves as they are (so do tokens).
+const tokenSlot = "RMREFTOKENSLOT7Q2W9X4Z"
+
+// landingTemplate is withToken(landing, ·) computed once: the location is
+// prefix + token + suffix.
+type landingTemplate struct {
+	prefix, suffix string
+	landing        string // slow path: the slot was not found exactly once
+}
+
+func (t landingTemplate) with(tok string) string {
+	if t.landing != "" {
+		if loc, err := withToken(t.landing, tok); err == nil {
+			return loc
+		}
+	}
+	return t.prefix + tok + t.suffix
+}
+
+// landingCache keeps the templates of the landing URLs in use (a few per
+// campaign); it is cleared when it grows past a bound.
+type landingCache struct {
+	mu sync.Mutex
+	m  map[string]landingTemplate
+}
+
+const maxLandings = 1024
+
+func (c *landingCache) get(landing string) (landingTemplate, error) {
+	c.mu.Lock()
+	t, ok := c.m[landing]
+	c.mu.Unlock()
+	if ok {
+		return t, nil
+	}
+	loc, err := withToken(landing, tokenSlot)
+	if err != nil {
+		return landingTemplate{}, err
+	}
+	if i := strings.Index(loc, tokenSlot); i >= 0 && strings.Count(loc, tokenSlot) == 1 {
+		t = landingTemplate{prefix: loc[:i], suffix: loc[i+len(tokenSlot):]}
+	} else {
+		t = landingTemplate{landing: landing}
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxLandings {
+		c.m = map[string]landingTemplate{}
+	}
+	c.m[landing] = t
+	c.mu.Unlock()
+	return t, nil
 }
 
 // clean makes header text storable: valid UTF-8, at most max bytes, cut on

@@ -34,7 +34,9 @@ type Service struct {
 	db        *db.DB
 	clock     clock.Clock
 	campaigns Campaigns
-	hasher    *pii.Hasher
+	hasher    *keyedHasher // pii.Hasher's Hash, with reused HMAC states
+	signer    *tokenSigner
+	landings  landingCache
 	cfg       Config
 	cache     *codeCache
 	writer    *ClickWriter
@@ -51,7 +53,8 @@ func NewService(d *db.DB, clk clock.Clock, camps Campaigns, cfg Config) *Service
 	if cfg.Location == nil {
 		cfg.Location = time.UTC
 	}
-	return &Service{db: d, clock: clk, campaigns: camps, hasher: pii.NewHasher(cfg.HashKey), cfg: cfg,
+	return &Service{db: d, clock: clk, campaigns: camps, hasher: newKeyedHasher(cfg.HashKey),
+		signer: newTokenSigner(cfg.HashKey), cfg: cfg,
 		cache: newCodeCache(cfg.CacheTTL, cfg.CacheSize), writer: NewClickWriter(d, cfg.Writer)}
 }
 

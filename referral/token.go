@@ -5,6 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
+	"hash"
+	"sync"
 	"time"
 )
 
@@ -42,13 +45,22 @@ func tokenKey(hashKey []byte) []byte {
 // campaign and time as varints, channel, then a 128-bit HMAC; base64url,
 // about 60 characters.
 func SignToken(hashKey []byte, t Token) (string, error) {
+	b, err := encodeToken(t)
+	if err != nil {
+		return "", err
+	}
+	b = append(b, mac(hashKey, b)...)
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func encodeToken(t Token) ([]byte, error) {
 	cid, err := base64.RawURLEncoding.DecodeString(t.ClickID)
 	if err != nil || len(cid) != clickIDLen {
-		return "", ErrBadToken
+		return nil, ErrBadToken
 	}
 	code, ok := packCode(t.Code)
 	if !ok || channelIndex(t.Channel) < 0 || t.CampaignID < 0 {
-		return "", ErrBadToken
+		return nil, ErrBadToken
 	}
 	b := make([]byte, 0, 64)
 	flags := byte(0)
@@ -61,8 +73,7 @@ func SignToken(hashKey []byte, t Token) (string, error) {
 	b = binary.AppendUvarint(b, uint64(t.CampaignID))
 	b = binary.AppendVarint(b, t.At.Unix())
 	b = append(b, byte(channelIndex(t.Channel)))
-	b = append(b, mac(hashKey, b)...)
-	return base64.RawURLEncoding.EncodeToString(b), nil
+	return b, nil
 }
 
 func mac(hashKey, msg []byte) []byte {
@@ -71,13 +82,60 @@ func mac(hashKey, msg []byte) []byte {
 	return m.Sum(nil)[:macLen]
 }
 
+// tokenSigner signs tokens as SignToken does, with the signing key derived
+// once and HMAC states reused (the redirect signs one token per click).
+type tokenSigner struct{ macs sync.Pool }
+
+func newTokenSigner(hashKey []byte) *tokenSigner {
+	key := tokenKey(hashKey)
+	return &tokenSigner{macs: sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+}
+
+func (s *tokenSigner) sign(t Token) (string, error) {
+	b, err := encodeToken(t)
+	if err != nil {
+		return "", err
+	}
+	m := s.macs.Get().(hash.Hash)
+	m.Reset()
+	m.Write(b)
+	var sum [sha256.Size]byte
+	m.Sum(sum[:0])
+	s.macs.Put(m)
+	b = append(b, sum[:macLen]...)
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// keyedHasher computes what pii.Hasher's Hash does (lower-case hex
+// HMAC-SHA256 of kind, a zero byte and value) with reused HMAC states.
+type keyedHasher struct{ macs sync.Pool }
+
+func newKeyedHasher(key []byte) *keyedHasher {
+	key = append([]byte(nil), key...)
+	return &keyedHasher{macs: sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+}
+
+func (h *keyedHasher) Hash(kind, value string) string {
+	m := h.macs.Get().(hash.Hash)
+	m.Reset()
+	buf := make([]byte, 0, 64)
+	buf = append(append(append(buf, kind...), 0), value...)
+	m.Write(buf)
+	var sum [sha256.Size]byte
+	m.Sum(sum[:0])
+	h.macs.Put(m)
+	return hex.EncodeToString(sum[:])
+}
+
 // VerifyToken checks a token's signature and decodes it, without any
 // database read. Any malformed or forged token is ErrBadToken.
 func VerifyToken(hashKey []byte, s string) (Token, error) {
 	if len(s) > 128 {
 		return Token{}, ErrBadToken
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
+	// Strict: the last character's unused bits must be zero, so that no two
+	// strings carry one token (a changed character is always a bad token).
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || len(b) < 2+clickIDLen+5+3+macLen {
 		return Token{}, ErrBadToken
 	}
