@@ -132,3 +132,39 @@ func BenchmarkRecordConcurrent(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRecordVsPlain alternates one conversion through Record and one
+// plain insert of a conversion row (one transaction each) in the same
+// loop, so that both see the same moment of a shared machine (its disk
+// sync latency moves both), and reports each one's mean and their ratio.
+func BenchmarkRecordVsPlain(b *testing.B) {
+	for _, kind := range dbtest.Kinds() {
+		b.Run(kind, func(b *testing.B) {
+			w, next := benchWorld(b, kind)
+			ctx := context.Background()
+			var rec, plain time.Duration
+			b.ResetTimer()
+			for i := range b.N {
+				t := time.Now()
+				if _, _, err := w.svc.Record(ctx, next(i), "bench"); err != nil {
+					b.Fatal(err)
+				}
+				rec += time.Since(t)
+				t = time.Now()
+				err := w.d.WithTx(ctx, func(tx *sqlx.Tx) error {
+					_, err := tx.ExecContext(ctx, `INSERT INTO conversions (source, external_id, payload_hash, type, identifier_id, customer_no, amount_fen,
+						product_code, channel, sub_channel, invitation_code, referral_token, occurred_at, created_at) VALUES ('plain', ?, 'h', 'account_opened', 0, 'C', ?, '', 'offline', '', '', '', ?, ?)`,
+						fmt.Sprintf("p%d-%d", time.Now().UnixNano(), i), 1000+i, db.Micros(t0), db.Micros(t0))
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				plain += time.Since(t)
+			}
+			b.ReportMetric(float64(rec.Microseconds())/1000/float64(b.N), "record_ms")
+			b.ReportMetric(float64(plain.Microseconds())/1000/float64(b.N), "plain_ms")
+			b.ReportMetric(float64(rec)/float64(plain), "ratio")
+		})
+	}
+}
