@@ -392,7 +392,7 @@ func (w *ClickWriter) firstVisit(ctx context.Context, c *Click, inBatch bool) (b
 	}
 	var n int
 	at := db.Micros(c.At)
-	if err := w.db.GetContext(ctx, &n, seenVisitorQuery, c.CodeID, c.VisitorID, at-dayMicros, at); err != nil {
+	if err := w.ins.count(ctx, &n, seenVisitorQuery, c.CodeID, c.VisitorID, at-dayMicros, at); err != nil {
 		return false, fmt.Errorf("referral: unique check: %w", err)
 	}
 	return n == 0, nil
@@ -436,7 +436,7 @@ const recentFromIPQuery = `SELECT COUNT(*) FROM (SELECT 1 FROM referral_clicks
 func (w *ClickWriter) recentFromIP(ctx context.Context, c *Click) (int, error) {
 	var n int
 	at := db.Micros(c.At)
-	err := w.db.GetContext(ctx, &n, recentFromIPQuery, c.IPHash, c.CodeID, at-60_000_000, at, w.opt.BurstLimit+1)
+	err := w.ins.count(ctx, &n, recentFromIPQuery, c.IPHash, c.CodeID, at-60_000_000, at, w.opt.BurstLimit+1)
 	if err != nil {
 		return 0, fmt.Errorf("referral: burst check: %w", err)
 	}
@@ -459,7 +459,7 @@ func (w *ClickWriter) isSelf(ctx context.Context, c *Click, memo map[staffVisito
 		return v, nil
 	}
 	var n int
-	if err := w.db.GetContext(ctx, &n, selfVisitorQuery, c.VisitorID, c.StaffID); err != nil {
+	if err := w.ins.count(ctx, &n, selfVisitorQuery, c.VisitorID, c.StaffID); err != nil {
 		return false, fmt.Errorf("referral: self-click check: %w", err)
 	}
 	memo[key] = n > 0

@@ -38,6 +38,7 @@ type inserter struct {
 	mu   sync.Mutex
 	conn *sql.Conn // SQLite only
 	stmt map[int]*sql.Stmt
+	read map[string]*sql.Stmt // the classification counts, on the pool
 
 	commits    int
 	checkpoint chan struct{} // SQLite: a checkpoint is due
@@ -46,7 +47,7 @@ type inserter struct {
 }
 
 func newInserter(d *db.DB) *inserter {
-	ins := &inserter{db: d, stmt: map[int]*sql.Stmt{}}
+	ins := &inserter{db: d, stmt: map[int]*sql.Stmt{}, read: map[string]*sql.Stmt{}}
 	if d.Dialect.Name() == "sqlite" {
 		ins.checkpoint, ins.stopped = make(chan struct{}, 1), make(chan struct{})
 		go ins.checkpointLoop()
@@ -98,6 +99,23 @@ func (ins *inserter) afterCommit(ctx context.Context) {
 	if conn != nil {
 		_, _ = conn.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
 	}
+}
+
+// count runs one of the classification's COUNT queries (a fixed few),
+// prepared once on the pool, into n.
+func (ins *inserter) count(ctx context.Context, n *int, query string, args ...any) error {
+	ins.mu.Lock()
+	st, ok := ins.read[query]
+	if !ok {
+		var err error
+		if st, err = ins.db.PrepareContext(ctx, query); err != nil {
+			ins.mu.Unlock()
+			return err
+		}
+		ins.read[query] = st
+	}
+	ins.mu.Unlock()
+	return st.QueryRowContext(ctx, args...).Scan(n)
 }
 
 // prepared returns the INSERT of n rows, preparing it on first use.
@@ -200,6 +218,10 @@ func (ins *inserter) close() {
 	for k, st := range ins.stmt {
 		st.Close()
 		delete(ins.stmt, k)
+	}
+	for k, st := range ins.read {
+		st.Close()
+		delete(ins.read, k)
 	}
 	if ins.conn != nil {
 		_, _ = ins.conn.ExecContext(context.Background(), `PRAGMA wal_autocheckpoint = 1000`)
