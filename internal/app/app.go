@@ -93,6 +93,7 @@ func build(cfg config.Config, d *db.DB, clk clock.Clock, logger *slog.Logger) (*
 // Serve serves HTTP on ln until Shutdown.
 func (a *App) Serve(ln net.Listener) error {
 	a.http = &http.Server{Handler: a.Server.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	a.Server.Serving()
 	err := a.http.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil

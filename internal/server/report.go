@@ -30,14 +30,14 @@ func (s *Server) registerReportRoutes(v1 *gin.RouterGroup) {
 	// first request after a restart finds them in memory.
 	warm, stop := context.WithCancel(context.Background())
 	s.OnShutdown(func(context.Context) error { stop(); return nil })
-	go func() {
+	s.OnServe(func() {
 		start := time.Now()
 		if err := h.boards.Warm(warm); err != nil && warm.Err() == nil {
 			s.Logger.Warn("leaderboards not preloaded", "err", err)
 			return
 		}
 		s.Logger.Debug("leaderboards preloaded", "took", time.Since(start))
-	}()
+	})
 	st := v1.Group("", s.requireStaff())
 	st.GET("/campaigns/:id/leaderboard", h.board)
 	st.GET("/campaigns/:id/leaderboard/me", h.me)

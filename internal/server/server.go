@@ -39,6 +39,8 @@ type Server struct {
 
 	mu       sync.Mutex
 	closers  []func(context.Context) error
+	starters []func()
+	started  bool
 	openapi  []byte
 	routeErr error
 }
@@ -82,6 +84,28 @@ func (s *Server) OnShutdown(fn func(context.Context) error) {
 	s.mu.Lock()
 	s.closers = append(s.closers, fn)
 	s.mu.Unlock()
+}
+
+// OnServe registers fn to run in the background once the server starts
+// serving (not when a command only opens the app, e.g. an import).
+func (s *Server) OnServe(fn func()) {
+	s.mu.Lock()
+	s.starters = append(s.starters, fn)
+	s.mu.Unlock()
+}
+
+// Serving runs the OnServe hooks, once.
+func (s *Server) Serving() {
+	s.mu.Lock()
+	fns := s.starters
+	if s.started {
+		fns = nil
+	}
+	s.started = true
+	s.mu.Unlock()
+	for _, fn := range fns {
+		go fn()
+	}
 }
 
 // Shutdown runs the shutdown hooks in reverse order of registration.
