@@ -215,13 +215,7 @@ func (b *Boards) addReferral(ctx context.Context, w window, t *tally) error {
 	if err != nil {
 		return err
 	}
-	keyOf := func(staff int64) int64 {
-		ch, ok := chains[staff]
-		if !ok || !strings.HasPrefix(ch.Path, w.scopePath) {
-			return 0
-		}
-		return levelKey(t.level, chainFrom(ch), staff)
-	}
+	keyOf := func(staff int64) int64 { return keyAtEnd(chains, t.level, w.scopePath, staff) }
 	for _, v := range vs {
 		if key := keyOf(v.StaffID); key != 0 {
 			e := t.get(key)
@@ -241,6 +235,17 @@ func (b *Boards) addReferral(ctx context.Context, w window, t *tally) error {
 		}
 	}
 	return nil
+}
+
+// keyAtEnd is the key a staff member's clicks and shares count under at
+// level: by their chain at the window's end, 0 when they have none or it
+// lies outside the scope.
+func keyAtEnd(chains map[int64]org.Chain, level, scope string, staff int64) int64 {
+	ch, ok := chains[staff]
+	if !ok || !strings.HasPrefix(ch.Path, scope) {
+		return 0
+	}
+	return levelKey(level, chainFrom(ch), staff)
 }
 
 func uniqIDs(ids []int64) []int64 {

@@ -81,7 +81,7 @@ func (b *Boards) incremental(ctx context.Context, w window, q BoardQuery, prev *
 		changed[f.e.ID] = true
 		e := &f.e
 		if f.hasRef {
-			if ch, ok := chains[e.ID]; ok && strings.HasPrefix(ch.Path, w.scopePath) {
+			if keyAtEnd(chains, LevelStaff, w.scopePath, e.ID) != 0 {
 				e.reach(f.refReached)
 			} else {
 				e.Clicks, e.Shares, e.Visitors, f.hasRef = 0, 0, 0, false
@@ -127,14 +127,11 @@ func (b *Boards) incremental(ctx context.Context, w window, q BoardQuery, prev *
 		out = append(out, *fresh[i])
 	}
 	for k := range out {
-		switch {
-		case !out[k].exact.ok:
-			out[k].Rank = 0
-		case k > 0 && out[k-1].exact.ok && out[k-1].exact.cmp(out[k].exact) == 0:
-			out[k].Rank = out[k-1].Rank
-		default:
-			out[k].Rank = k + 1
+		var before *BoardEntry
+		if k > 0 {
+			before = &out[k-1]
 		}
+		out[k].Rank = competitionRank(before, &out[k], k)
 	}
 	incrementals.Add(1)
 	return out, meta, true, nil

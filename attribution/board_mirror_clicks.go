@@ -3,7 +3,6 @@ package attribution
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"rmref/internal/db"
@@ -31,6 +30,20 @@ type mshare struct {
 type appendLog struct {
 	low     int64
 	pending map[int64]time.Time
+}
+
+// take reports whether a row read now is new to the mirror (and
+// remembers it when above the mark). A full load takes every row; a tail
+// skips rows at or below the mark and rows already remembered.
+func (l *appendLog) take(id int64, now time.Time, load bool) bool {
+	if id <= l.low {
+		return load
+	}
+	if _, ok := l.pending[id]; ok {
+		return false
+	}
+	l.pending[id] = now
+	return true
 }
 
 // settle passes the ids seen more than mirrorSettle ago.
@@ -116,12 +129,7 @@ func (rm *referralMirror) readClicks(ctx context.Context, d *db.DB, campaignID, 
 		if err := rows.Scan(&r.ID, &r.StaffID, &r.Visitor, &r.Day, &r.At); err != nil {
 			return fmt.Errorf("attribution: board mirror clicks: %w", err)
 		}
-		if r.ID > rm.clickLog.low {
-			if _, ok := rm.clickLog.pending[r.ID]; ok {
-				continue
-			}
-			rm.clickLog.pending[r.ID] = now
-		} else if !load {
+		if !rm.clickLog.take(r.ID, now, load) {
 			continue
 		}
 		rm.clicks[r.StaffID] = append(rm.clicks[r.StaffID], mclick{visitor: rm.visitor(r.Visitor), day: dayNum(r.Day), at: r.At})
@@ -152,12 +160,7 @@ func (rm *referralMirror) readShares(ctx context.Context, d *db.DB, campaignID, 
 		if err := rows.StructScan(&r); err != nil {
 			return fmt.Errorf("attribution: board mirror shares: %w", err)
 		}
-		if r.ID > rm.shareLog.low {
-			if _, ok := rm.shareLog.pending[r.ID]; ok {
-				continue
-			}
-			rm.shareLog.pending[r.ID] = now
-		} else if !load {
+		if !rm.shareLog.take(r.ID, now, load) {
 			continue
 		}
 		rm.shares[r.StaffID] = append(rm.shares[r.StaffID], mshare{day: dayNum(r.Day), at: r.At})
@@ -212,13 +215,7 @@ func (b *Boards) referralFromMirror(ctx context.Context, w window, t *tally, rm 
 	if err != nil {
 		return err
 	}
-	keyOf := func(staff int64) int64 {
-		ch, ok := chains[staff]
-		if !ok || !strings.HasPrefix(ch.Path, w.scopePath) {
-			return 0
-		}
-		return levelKey(t.level, chainFrom(ch), staff)
-	}
+	keyOf := func(staff int64) int64 { return keyAtEnd(chains, t.level, w.scopePath, staff) }
 	from, to, cutoff := dayNum(w.from), dayNum(w.to), w.cutoff()
 	sets := map[int64]map[uint32]struct{}{}
 	for staff, cs := range rm.clicks {

@@ -1,6 +1,7 @@
 package attribution
 
 import (
+	"cmp"
 	"math/big"
 	"math/bits"
 	"slices"
@@ -18,7 +19,7 @@ func fracOf(num, den int64) frac { return frac{num: num, den: den, ok: true} }
 
 // cmp compares two figures that both have a value: -1, 0 or +1.
 func (a frac) cmp(b frac) int {
-	sa, sb := sign(a.num), sign(b.num)
+	sa, sb := cmp.Compare(a.num, 0), cmp.Compare(b.num, 0)
 	if sa != sb {
 		if sa < sb {
 			return -1
@@ -33,9 +34,9 @@ func (a frac) cmp(b frac) int {
 	c := 0
 	switch {
 	case ahi != bhi:
-		c = cmpU(ahi, bhi)
+		c = cmp.Compare(ahi, bhi)
 	default:
-		c = cmpU(alo, blo)
+		c = cmp.Compare(alo, blo)
 	}
 	return c * sa
 }
@@ -78,31 +79,11 @@ func (a frac) roundScaled(scale int64) int64 {
 	return int64(q)
 }
 
-func sign(v int64) int {
-	switch {
-	case v < 0:
-		return -1
-	case v > 0:
-		return 1
-	}
-	return 0
-}
-
 func absU(v int64) uint64 {
 	if v < 0 {
 		return uint64(-(v + 1)) + 1
 	}
 	return uint64(v)
-}
-
-func cmpU(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // rankKey is what an entry is ordered by, compact so that sorting
@@ -125,7 +106,7 @@ func order(a, b *rankKey) int {
 	if a.v.ok {
 		c := 0
 		if a.v.den == b.v.den {
-			c = cmpI(a.v.num, b.v.num)
+			c = cmp.Compare(a.v.num, b.v.num)
 		} else {
 			c = a.v.cmp(b.v)
 		}
@@ -133,20 +114,10 @@ func order(a, b *rankKey) int {
 			return -c
 		}
 	}
-	if c := cmpI(a.reached, b.reached); c != 0 {
+	if c := cmp.Compare(a.reached, b.reached); c != 0 {
 		return c
 	}
-	return cmpI(a.id, b.id)
-}
-
-func cmpI(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Compare(a.id, b.id)
 }
 
 // rank sorts entries in board order and gives competition ranks 1, 2, 2,
@@ -163,13 +134,23 @@ func rank(es []*BoardEntry) {
 	}
 	copy(es, sorted)
 	for i := range es {
-		switch {
-		case !es[i].exact.ok:
-			es[i].Rank = 0
-		case i > 0 && es[i-1].exact.ok && es[i-1].exact.cmp(es[i].exact) == 0:
-			es[i].Rank = es[i-1].Rank
-		default:
-			es[i].Rank = i + 1
+		var prev *BoardEntry
+		if i > 0 {
+			prev = es[i-1]
 		}
+		es[i].Rank = competitionRank(prev, es[i], i)
 	}
+}
+
+// competitionRank is the rank of e at index i of a board in order, after
+// prev (nil first): equal figures share a rank (1, 2, 2, 4); no figure, no
+// rank.
+func competitionRank(prev, e *BoardEntry, i int) int {
+	switch {
+	case !e.exact.ok:
+		return 0
+	case prev != nil && prev.exact.ok && prev.exact.cmp(e.exact) == 0:
+		return prev.Rank
+	}
+	return i + 1
 }
